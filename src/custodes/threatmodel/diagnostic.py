@@ -239,7 +239,7 @@ def _scales(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> Questio
     if scale.wrong is not None and scale.consequence in ("high", "critical"):
         unreviewed = [o.id for o in model.outputs if isinstance(o, Output) and not o.human_review]
         sentence = scale.sentence or ""
-        if unreviewed and scale.wrong >= 1000:
+        if (unreviewed or not model.outputs) and scale.wrong >= 1000:
             gaps.append(
                 Gap(
                     "error impact at scale",

@@ -1,0 +1,50 @@
+# custodes: the two commands a new machine needs are `make demo` and `make test`.
+# Both create the virtual environment and install what they need (Python packages and
+# the Debian packages the reports and tests use) before running.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DIR ?= demo-output
+APT_PACKAGES := graphviz
+
+.PHONY: demo test lint fmt bench sysdeps venv clean
+
+# Debian packages: graphviz renders the data-flow diagram (dot -> SVG).
+sysdeps:
+	@missing=""; command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: sysdeps venv
+	$(BIN)/custodes demo $(DEMO_DIR)
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
+
+fmt: venv
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+test: sysdeps venv lint
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: sysdeps venv
+	$(BIN)/python benchmarks/bench_threatmodel.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,116 @@
+"""``custodes assess`` and ``custodes demo``: the whole diagnostic loop on a project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from custodes import __version__
+from custodes.assess import Assessment, assess
+from custodes.cli.common import (
+    FAIL_ON_HELP,
+    TODAY_HELP,
+    Audience,
+    FindingsFormat,
+    console,
+    dump_json,
+    exit_for,
+    parse_severity,
+    parse_today,
+    write_output,
+)
+from custodes.demo import example_names, write_examples
+from custodes.errors import InputError
+from custodes.findings import worst_severity
+from custodes.report.console import print_assessment
+from custodes.report.jsonfmt import assessment_document
+
+__all__ = ["assess_command", "demo_command"]
+
+REPORT_NAME = "custodes-report.html"
+
+
+def _write_html(a: Assessment, audience: str, path: Path) -> Path:
+    from custodes.report.html import render_assessment_html
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_assessment_html(a, audience=audience), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the report: {exc.strerror}", path=path) from None
+    return path
+
+
+def assess_command(
+    path: Annotated[Path, typer.Argument(help="Project directory (holding custodes.yaml).")] = Path("."),
+    fmt: Annotated[FindingsFormat, typer.Option("--format", "-f", help="Output format.")] = FindingsFormat.console,
+    audience: Annotated[Audience, typer.Option(help="Who the report is for.")] = Audience.developer,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help=f"HTML report path (default: PROJECT/{REPORT_NAME}); console format only."),
+    ] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the HTML report.")] = False,
+    fail_on: Annotated[str, typer.Option(help=FAIL_ON_HELP)] = "high",
+    today: Annotated[str | None, typer.Option(help=TODAY_HELP)] = None,
+) -> None:
+    """Run every analyzer on a project and write one report: is it secure, operable, scalable?"""
+    threshold = parse_severity(fail_on)
+    a = assess(path, today=parse_today(today))
+    if fmt is FindingsFormat.console:
+        print_assessment(console, a, audience=audience.value)
+        if not no_report:
+            where = _write_html(a, audience.value, report or a.project / REPORT_NAME)
+            console.print(f"\nHTML report: [bold]{where}[/bold]")
+    elif fmt is FindingsFormat.json:
+        write_output(dump_json(assessment_document(a)), output)
+    elif fmt is FindingsFormat.sarif:
+        from custodes.report.sarif import render_sarif
+
+        write_output(dump_json(render_sarif(a.findings, tool_version=__version__, base_dir=Path.cwd())), output)
+    elif fmt is FindingsFormat.markdown:
+        from custodes.report.markdown import render_assessment_markdown
+
+        write_output(render_assessment_markdown(a, audience=audience.value), output)
+    else:
+        from custodes.report.html import render_assessment_html
+
+        write_output(render_assessment_html(a, audience=audience.value), output)
+    exit_for(a.findings, threshold)
+
+
+def demo_command(
+    directory: Annotated[Path, typer.Argument(help="Where to write the example projects.")] = Path("custodes-demo"),
+    audience: Annotated[Audience, typer.Option(help="Who the reports are for.")] = Audience.leadership,
+    today: Annotated[str | None, typer.Option(help=TODAY_HELP)] = None,
+) -> None:
+    """Write the example projects and assess each; exits 0 (the findings are the point)."""
+    day = parse_today(today)
+    projects = write_examples(directory)
+    table = Table(title="custodes demo", title_justify="left", expand=True)
+    table.add_column("project")
+    table.add_column("threats", justify="right")
+    table.add_column("worst")
+    table.add_column("Q1 secure / Q2 operable / Q3 scales")
+    table.add_column("report")
+    for project in projects:
+        a = assess(project, today=day)
+        where = _write_html(a, audience.value, project / REPORT_NAME)
+        tm = a.threat_model
+        worst = worst_severity(a.findings)
+        answers = " / ".join(q.answer for q in tm.diagnostic.questions) if tm else "-"
+        table.add_row(
+            project.name,
+            str(len(tm.threats)) if tm else "-",
+            worst.value if worst else "none",
+            answers,
+            str(where),
+        )
+    console.print(table)
+    console.print(
+        f"\nWrote {len(projects)} example projects ({', '.join(example_names())}) to "
+        f"[bold]{directory}[/bold]. Open the HTML reports above in a browser."
+    )

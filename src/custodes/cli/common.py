@@ -1,0 +1,101 @@
+"""Options and output plumbing shared by every command group."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from custodes.errors import InputError, UsageError
+from custodes.findings import Finding, Severity
+
+__all__ = [
+    "Audience",
+    "FindingsFormat",
+    "ListFormat",
+    "console",
+    "err_console",
+    "exit_for",
+    "parse_today",
+    "write_output",
+]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class FindingsFormat(str, enum.Enum):
+    """Output formats of commands that produce findings."""
+
+    console = "console"
+    json = "json"
+    sarif = "sarif"
+    markdown = "markdown"
+    html = "html"
+
+
+class ListFormat(str, enum.Enum):
+    """Output formats of listing commands."""
+
+    console = "console"
+    json = "json"
+
+
+class Audience(str, enum.Enum):
+    """Who a report is written for."""
+
+    developer = "developer"
+    data_scientist = "data-scientist"
+    leadership = "leadership"
+
+
+def parse_today(value: str | None) -> date:
+    """``--today`` for reproducible reports; defaults to the real date."""
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--today expects YYYY-MM-DD, got {value!r}") from None
+
+
+def parse_severity(value: str) -> Severity:
+    """``--fail-on`` threshold."""
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Write a rendered document to ``--output`` or to stdout."""
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", path=output) from None
+    err_console.print(f"wrote {output}")
+
+
+def dump_json(doc: Any) -> str:
+    """JSON as the CLI prints it: indented, UTF-8, stable key order."""
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def exit_for(findings: list[Finding] | tuple[Finding, ...], fail_on: Severity) -> None:
+    """Exit 1 when any finding reaches the ``--fail-on`` threshold (the CI contract)."""
+    if any(f.severity.at_least(fail_on) for f in findings):
+        raise typer.Exit(1)
+
+
+FAIL_ON_HELP = "Exit 1 when a finding is at or above this severity (info, low, medium, high, critical)."
+TODAY_HELP = "Evaluate dates (expiries, reviews) as of this day, YYYY-MM-DD."

@@ -1,0 +1,119 @@
+"""The ``custodes`` command: wires command groups and owns the exit-code contract.
+
+0 clean · 1 findings at or above ``--fail-on`` (or a verdict other than ok) · 2 bad
+input or usage, one line naming the file and what is wrong · 3 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from custodes import __version__
+from custodes.cli import catalog
+from custodes.cli.assess import assess_command, demo_command
+from custodes.cli.common import err_console
+from custodes.cli.init import init_command, schema_command
+from custodes.cli.threat_model import threat_model
+from custodes.errors import CustodesError, NotBuiltYet
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="custodes",
+    help="ML SecOps for AI/ML systems, where data is the attack vector.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"custodes {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """ML SecOps for AI/ML systems: threat models as code, scanners, data validation,
+    provenance, governance gates and monitoring."""
+
+
+app.command("threat-model")(threat_model)
+app.command("assess")(assess_command)
+app.command("demo")(demo_command)
+app.command("init")(init_command)
+app.command("schema")(schema_command)
+app.add_typer(catalog.app, name="catalog")
+
+#: Command groups of the design that later work fills in: (name, what it will do).
+PLANNED = {
+    "scan": "find hard-coded credentials, model files that run code, ungoverned notebooks",
+    "data": "baseline training data and check new batches for drift or poisoning",
+    "provenance": "record and verify signed manifests, custody events, lineage, AI-BOM",
+    "keys": "generate and manage signing keys",
+    "gate": "request, approve and promote artifacts between stages",
+    "registry": "list artifacts and their history by stage",
+    "audit": "verify the tamper-evident audit log",
+    "serve": "run the team server and web dashboard",
+    "monitor": "watch model outputs, abuse patterns and monitor heartbeats",
+}
+
+
+def _planned(name: str, summary: str) -> None:
+    def command(ctx: typer.Context) -> None:
+        raise NotBuiltYet(f"'custodes {name}' is not built yet in {__version__} (it will {summary})")
+
+    command.__doc__ = f"(not built yet) {summary[0].upper()}{summary[1:]}."
+    app.command(
+        name,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+        add_help_option=False,
+    )(command)
+
+
+for _name, _summary in PLANNED.items():
+    _planned(_name, _summary)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (tests call this in-process)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        # Standalone mode lets Typer print usage errors (exit 2) and --help itself; it
+        # ends with SystemExit, whose code is ours to return.
+        app(args=args, prog_name="custodes", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    except CustodesError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc.diagnostics()}", markup=True, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("CUSTODES_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
+            "(this is a bug in custodes; rerun with CUSTODES_DEBUG=1 for a traceback)",
+            soft_wrap=True,
+        )
+        return 3
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Renderers: console, JSON, SARIF, Markdown, HTML and diagrams of result objects."""

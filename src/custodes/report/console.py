@@ -1,0 +1,163 @@
+"""What a person reads in the terminal: the verdict first, then what to do.
+
+Rich renders; the content choices are the point. Every table leads with the thing a
+reader must act on (the failing question, the highest residual risk, the missing
+control), and every number shows its arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from custodes.assess import Assessment
+from custodes.findings import Finding, Severity, count_by_severity
+from custodes.threatmodel.model import ThreatModel
+
+__all__ = ["print_assessment", "print_findings", "print_threat_model"]
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold white on red",
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+RISK_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+ANSWER_STYLE = {"yes": "bold green", "partial": "bold yellow", "no": "bold red"}
+STATUS_STYLE = {
+    "unmitigated": "bold red",
+    "partial": "yellow",
+    "accepted": "magenta",
+    "mitigated": "green",
+}
+
+
+def _summary_line(findings: Sequence[Finding]) -> Text:
+    counts = count_by_severity(findings)
+    text = Text(f"{len(findings)} finding(s): ")
+    parts = [(f"{n} {name}", SEVERITY_STYLE[Severity(name)]) for name, n in counts.items() if n]
+    for i, (label, style) in enumerate(parts):
+        if i:
+            text.append(", ")
+        text.append(label, style=style)
+    if not parts:
+        text.append("none", style="green")
+    return text
+
+
+def print_findings(console: Console, findings: Sequence[Finding], *, title: str = "Findings") -> None:
+    """A findings table: severity, rule, where, what; then the counts."""
+    if findings:
+        table = Table(title=title, title_justify="left", show_lines=False, expand=True)
+        table.add_column("severity", no_wrap=True)
+        table.add_column("rule", no_wrap=True, style="dim")
+        table.add_column("where", no_wrap=True)
+        table.add_column("what", ratio=1)
+        for f in findings:
+            loc = f.location
+            where = ""
+            if loc is not None:
+                where = loc.path + (f":{loc.line}" if loc.line else "")
+            table.add_row(
+                Text(f.severity.value, style=SEVERITY_STYLE[f.severity]),
+                f.rule_id,
+                where,
+                f.message,
+            )
+        console.print(table)
+    console.print(_summary_line(findings))
+
+
+def print_threat_model(
+    console: Console, tm: ThreatModel, *, audience: str = "developer", limit: int = 15
+) -> None:
+    """The threat model for one audience; leadership gets the short version."""
+    system = tm.system.model.system
+    header = Text()
+    header.append(system.name, style="bold")
+    if system.owner:
+        header.append(f"  owner {system.owner}", style="dim")
+    header.append(f"\nconsequence {system.consequence}", style="dim")
+    if tm.scale.sentence:
+        header.append("\n" + tm.scale.sentence, style="bold")
+    if tm.scale.wrong_per_day is not None:
+        header.append(f"\n{tm.scale.wrong_per_day:,} wrong decisions a day at the declared volume")
+    console.print(Panel(header, title="custodes threat model", title_align="left"))
+
+    loop = Table(title="Diagnostic loop", title_justify="left", expand=True, show_lines=True)
+    loop.add_column("question", no_wrap=True)
+    loop.add_column("answer", no_wrap=True)
+    loop.add_column("gaps", ratio=1)
+    for q in tm.diagnostic.questions:
+        gaps = Text()
+        if q.back_to is not None:
+            gaps.append(f"Go back to Q{q.back_to} first.\n", style="bold")
+        for g in q.gaps:
+            gaps.append(f"• {g.check}: ", style="bold")
+            gaps.append(g.detail)
+            if g.elements:
+                gaps.append(f" ({', '.join(g.elements)})", style="dim")
+            gaps.append("\n")
+        if not q.gaps:
+            gaps.append("; ".join(q.passed), style="green")
+        loop.add_row(f"Q{q.number} {q.title}", Text(q.answer, style=ANSWER_STYLE[q.answer]), gaps)
+    console.print(loop)
+
+    ranked = [t for t in tm.ranked() if t.status != "mitigated"]
+    if audience != "developer":
+        ranked = [t for t in ranked if audience in t.audiences]
+    shown = ranked[: 5 if audience == "leadership" else limit]
+    risks = Table(
+        title=f"Top risks ({len(shown)} of {len(ranked)} open)",
+        title_justify="left",
+        expand=True,
+    )
+    risks.add_column("risk", no_wrap=True)
+    risks.add_column("threat on element", ratio=2)
+    risks.add_column("status", no_wrap=True)
+    risks.add_column("why it matters" if audience == "leadership" else "missing controls", ratio=2)
+    for t in shown:
+        r = t.residual
+        level = Text(r.level, style=RISK_STYLE[r.level])
+        if audience != "leadership":
+            level.append(f"\n{r.likelihood}×{r.impact}={r.score}", style="dim")
+        what = Text(t.threat_name)
+        if audience != "leadership":
+            what.append(f" {t.threat_id}", style="dim")
+        what.append("\non ")
+        what.append(t.element_label, style="bold")
+        if audience == "leadership":
+            detail = "; ".join(t.facts[:2])
+        else:
+            detail = ", ".join(c.id for c in t.controls if c.status != "implemented") or "-"
+        risks.add_row(level, what, Text(t.status, style=STATUS_STYLE[t.status]), detail)
+    console.print(risks)
+
+    if audience != "leadership":
+        others = [f for f in tm.findings if f.category.value != "threat"]
+        if others:
+            print_findings(console, others, title="Upkeep: controls, custody, reviews")
+    st = tm.staleness
+    if st.stale:
+        console.print(
+            Panel(
+                Group(*[Text("• " + r) for r in st.reasons], Text(f"current fingerprint {st.fingerprint}", style="dim")),
+                title="stale threat model",
+                title_align="left",
+                border_style="yellow",
+            )
+        )
+    console.print(_summary_line(tm.findings))
+
+
+def print_assessment(console: Console, a: Assessment, *, audience: str = "developer") -> None:
+    """An assessment: the threat model, then anything other analyzers found."""
+    if a.threat_model is not None:
+        print_threat_model(console, a.threat_model, audience=audience)
+    for name in a.skipped:
+        console.print(Text(f"skipped: {name}", style="dim"))

@@ -177,7 +177,7 @@ class ScaleImpact:
         if self.wrong is None or self.accuracy is None or self.population is None:
             return None
         return (
-            f"{self.accuracy:.0%} accuracy on {self.population:,} {self.population_label} "
+            f"{self.accuracy * 100:.4g}% accuracy on {self.population:,} {self.population_label} "
             f"is {self.wrong:,} people given a wrong result"
         )
 

@@ -76,6 +76,7 @@ def residual(inherent: Risk, status: str, implemented: int, required: int) -> Ri
 def scale_impact(system: System) -> ScaleImpact:
     """What the declared accuracy means in people, per population and per day."""
     scale = system.scale
+    population: int | None
     if scale.people_affected is not None:
         population, label = scale.people_affected, "people"
     else:

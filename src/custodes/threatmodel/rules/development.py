@@ -209,9 +209,7 @@ def supply_dependency(ctx: Context) -> Iterator[Hit]:
             dep.kind, "GENERICSECTHREATS"
         )
         value, reasons = likelihood(
-            2,
-            f"external {dep.kind.replace('_', ' ')}",
-            (dep.pinned is not True, 1, "not pinned to a version or digest"),
+            3, f"external {dep.kind.replace('_', ' ')} not pinned to a version or digest"
         )
         yield Hit(
             threat=threat,

@@ -50,10 +50,19 @@ def generate(n: int, seed: int = 7) -> str:
     ]
     lines.append("processes:")
     for i in range(2 * per):
-        kind = "training" if i % 4 == 3 else rng.choice(("ingestion", "preprocessing", "feature_engineering"))
-        lines.append(f"  - {{id: p{i}, kind: {kind}, automated_validation: {str(rng.random() < 0.5).lower()}}}")
+        kind = (
+            "training"
+            if i % 4 == 3
+            else rng.choice(("ingestion", "preprocessing", "feature_engineering"))
+        )
+        lines.append(
+            f"  - {{id: p{i}, kind: {kind}, automated_validation: {str(rng.random() < 0.5).lower()}}}"
+        )
     lines.append("stores:")
-    lines += [f"  - {{id: st{i}, kind: data_lake, health_data: {str(i % 3 == 0).lower()}}}" for i in range(per)]
+    lines += [
+        f"  - {{id: st{i}, kind: data_lake, health_data: {str(i % 3 == 0).lower()}}}"
+        for i in range(per)
+    ]
     lines.append("models:")
     lines += [
         f"  - {{id: m{i}, format: {rng.choice(('pickle', 'onnx', 'safetensors'))}, "
@@ -85,12 +94,16 @@ def generate(n: int, seed: int = 7) -> str:
     lines.append("controls:")
     for i in range(per):
         c = rng.choice(CONTROLS)
-        lines.append(f"  - {{id: {c}, applies_to: [src{i}], status: implemented, owner: team{i % per}}}")
+        lines.append(
+            f"  - {{id: {c}, applies_to: [src{i}], status: implemented, owner: team{i % per}}}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--elements", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
@@ -109,7 +122,9 @@ def main() -> int:
             analyses.append(t2 - t1)
         assert tm is not None
         total = [a + b for a, b in zip(loads, analyses, strict=True)]
-        print(f"machine: {platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}")
+        print(
+            f"machine: {platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}"
+        )
         print(
             f"model: {tm.elements} elements, {len(loaded.model.flows)} flows, "
             f"{len(loaded.model.controls)} controls, {path.stat().st_size / 1024:.0f} KiB"
@@ -117,7 +132,9 @@ def main() -> int:
         print(f"result: {len(tm.threats)} threats, {len(tm.findings)} findings")
         print(f"load     best {min(loads):.3f} s  median {statistics.median(loads):.3f} s")
         print(f"analyze  best {min(analyses):.3f} s  median {statistics.median(analyses):.3f} s")
-        print(f"total    best {min(total):.3f} s  median {statistics.median(total):.3f} s  (bar: < 2 s)")
+        print(
+            f"total    best {min(total):.3f} s  median {statistics.median(total):.3f} s  (bar: < 2 s)"
+        )
         return 0 if min(total) < 2.0 else 1
 
 

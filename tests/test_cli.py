@@ -51,7 +51,8 @@ def test_planned_commands_say_so_in_one_line_and_exit_2(cli: CLI, name: str) -> 
     r = cli(name, "anything", "--flag")
     assert r.code == 2
     lines = [line for line in r.err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "not built yet" in lines[0]
+    assert len(lines) == 1
+    assert "not built yet" in lines[0]
 
 
 def test_unknown_option_is_a_usage_error(cli: CLI) -> None:
@@ -77,12 +78,15 @@ def test_threat_model_json_contract(cli: CLI, write_system: Callable[[str], Path
 
 def test_fail_on_threshold(cli: CLI, write_system: Callable[[str], Path]) -> None:
     path = write_system(SYSTEM.replace("critical", "low").replace("7500000", "100"))
-    r = cli("threat-model", path, "--format", "json", "--fail-on", "critical", "--today", "2026-11-26")
+    r = cli(
+        "threat-model", path, "--format", "json", "--fail-on", "critical", "--today", "2026-11-26"
+    )
     assert r.code == 0
     r = cli("threat-model", path, "--format", "json", "--fail-on", "low", "--today", "2026-11-26")
     assert r.code == 1
     r = cli("threat-model", path, "--fail-on", "severe")
-    assert r.code == 2 and "unknown severity" in r.err
+    assert r.code == 2
+    assert "unknown severity" in r.err
 
 
 def test_threat_model_finds_file_in_directory_and_writes_output(
@@ -99,7 +103,8 @@ def test_threat_model_finds_file_in_directory_and_writes_output(
 def test_missing_project_file_is_exit_2(cli: CLI, tmp_path: Path) -> None:
     r = cli("threat-model", tmp_path)
     assert r.code == 2
-    assert "no custodes.yaml here" in r.err and "custodes init" in r.err
+    assert "no custodes.yaml here" in r.err
+    assert "custodes init" in r.err
 
 
 def test_fingerprint_is_printed(cli: CLI, write_system: Callable[[str], Path]) -> None:
@@ -109,18 +114,23 @@ def test_fingerprint_is_printed(cli: CLI, write_system: Callable[[str], Path]) -
     assert r.out.strip().startswith("v1.")
 
 
-def test_assess_writes_one_html_report(cli: CLI, write_system: Callable[[str], Path], tmp_path: Path) -> None:
+def test_assess_writes_one_html_report(
+    cli: CLI, write_system: Callable[[str], Path], tmp_path: Path
+) -> None:
     write_system(SYSTEM)
     r = cli("assess", tmp_path, "--today", "2026-11-26")
     report = tmp_path / "custodes-report.html"
     assert report.exists()
     html = report.read_text()
-    assert "750,000" in html and "<script" not in html
+    assert "750,000" in html
+    assert "<script" not in html
     assert str(report) in " ".join(r.out.split())
     assert r.code == 1
 
 
-def test_assess_json_names_the_analyzers(cli: CLI, write_system: Callable[[str], Path], tmp_path: Path) -> None:
+def test_assess_json_names_the_analyzers(
+    cli: CLI, write_system: Callable[[str], Path], tmp_path: Path
+) -> None:
     write_system(SYSTEM)
     doc = json.loads(cli("assess", tmp_path, "--format", "json").out)
     assert doc["analyzers"] == ["threat-model"]
@@ -170,7 +180,8 @@ def test_init_drafts_a_valid_model_from_a_project(cli: CLI, tmp_path: Path) -> N
     assert model.endpoints[0].serves == [model.models[0].id]
     assert "TODO" in (project / "custodes.yaml").read_text()
     again = cli("init", project)
-    assert again.code == 2 and "already exists" in again.err
+    assert again.code == 2
+    assert "already exists" in again.err
 
 
 def test_schema_validates_the_examples(cli: CLI) -> None:
@@ -188,6 +199,7 @@ def test_schema_validates_the_examples(cli: CLI) -> None:
 def test_catalog_json_items_have_ids(cli: CLI) -> None:
     threats = json.loads(cli("catalog", "threats", "--format", "json").out)
     controls = json.loads(cli("catalog", "controls", "--format", "json").out)
-    assert len(threats) == 34 and len(controls) == 55
+    assert len(threats) == 34
+    assert len(controls) == 55
     assert all(item["id"] for item in threats + controls)
     assert any(t["id"] == "DATAPOISON" and "AML.T0020" in t["atlas"] for t in threats)

@@ -68,7 +68,7 @@ _SEVERITY_ORDER = (
 class Category(enum.Enum):
     """What kind of problem a finding is; the JSON contract's ``category`` field."""
 
-    SECRET = "secret"
+    SECRET = "secret"  # noqa: S105 - a category name, not a credential
     ARTIFACT = "artifact"
     NOTEBOOK = "notebook"
     DEPENDENCY = "dependency"

@@ -28,23 +28,30 @@ actors:
   - {id: clinicians, name: Clinicians, kind: human}
 trust_boundaries:
   - {id: hospital, name: Hospital network, contains: [ehr, clinicians]}
-  - {id: ml-platform, name: ML platform account, contains: [ingest, lake, train, outcome.model, api, portal, nb.explore]}
+  - id: ml-platform
+    name: ML platform account
+    contains: [ingest, lake, train, outcome.model, api, portal, nb.explore]
   - {id: internet, name: Public internet, contains: [patient-app]}
 sources:
-  - {id: patient-app, name: Patient app uploads, tier: user_generated, health_data: true, records: 1200000}
+  - {id: patient-app, name: Patient app uploads, tier: user_generated, health_data: true,
+     records: 1200000}
   - {id: broker, name: Claims broker feed, tier: broker}
-  - {id: ehr, name: Electronic health records, tier: first_party, health_data: true, personal_data: true}
+  - {id: ehr, name: Electronic health records, tier: first_party, health_data: true,
+     personal_data: true}
 processes:
   - {id: ingest, name: Nightly ingestion, kind: ingestion}
   - {id: train, name: Training job, kind: training}
 stores:
   - {id: lake, name: Clinical data lake, kind: data_lake, encrypted: true, health_data: true}
 models:
-  - {id: outcome.model, name: Readmission model, format: joblib, trained: 2026-03-01, retrain_interval_days: 180}
+  - {id: outcome.model, name: Readmission model, format: joblib, trained: 2026-03-01,
+     retrain_interval_days: 180}
 notebooks:
-  - {id: nb.explore, name: Exploration notebook, production_data_access: true, credentials: hard_coded, users: [data-science]}
+  - {id: nb.explore, name: Exploration notebook, production_data_access: true,
+     credentials: hard_coded, users: [data-science]}
 endpoints:
-  - {id: api, name: Scoring API, callers: authenticated_users, authentication: true, returns: [label, confidence], serves: [outcome.model]}
+  - {id: api, name: Scoring API, callers: authenticated_users, authentication: true,
+     returns: [label, confidence], serves: [outcome.model]}
 outputs:
   - {id: portal, name: Discharge planning portal, kind: ui}
   - {id: end, name: Weekly report, kind: report}
@@ -65,7 +72,9 @@ controls:
     status: implemented
     owner: data-eng
     evidence: ci/validate.yml
-    response: {procedure: quarantine the batch and retrain from the last good snapshot, escalation: on-call data engineer}
+    response:
+      procedure: quarantine the batch and retrain from the last good snapshot
+      escalation: on-call data engineer
   - {id: RATELIMIT, status: risk_accepted, owner: platform, approver: ciso, expires: 2026-06-30}
 """
 

@@ -56,7 +56,9 @@ def test_no_controls_is_unmitigated_with_full_risk() -> None:
 
 
 def test_one_of_two_controls_is_partial_and_lowers_residual() -> None:
-    text = POISON + controls("{id: DATAQUALITYCONTROL, applies_to: [app], status: implemented, owner: ana}")
+    text = POISON + controls(
+        "{id: DATAQUALITYCONTROL, applies_to: [app], status: implemented, owner: ana}"
+    )
     t = poison(run(text))
     assert t.status == "partial"
     assert t.residual.likelihood == 4
@@ -83,7 +85,9 @@ def test_planned_control_does_not_count() -> None:
 
 
 def test_current_acceptance_accepts_and_lapsed_one_fails_ci() -> None:
-    accept = "{id: CONTINUOUSVALIDATION, status: risk_accepted, owner: ana, approver: ben, expires: %s}"
+    accept = (
+        "{id: CONTINUOUSVALIDATION, status: risk_accepted, owner: ana, approver: ben, expires: %s}"
+    )
     impl = "{id: DATAQUALITYCONTROL, status: implemented}"
     tm = run(POISON + controls(impl, accept % "2027-03-01"))
     assert poison(tm).status == "accepted"
@@ -94,7 +98,8 @@ def test_current_acceptance_accepts_and_lapsed_one_fails_ci() -> None:
     lapsed = [f for f in tm.findings if f.rule_id == "TM-ACCEPTANCE-LAPSED"]
     assert len(lapsed) == 1
     assert lapsed[0].severity is Severity.HIGH
-    assert lapsed[0].location is not None and lapsed[0].location.line == 15
+    assert lapsed[0].location is not None
+    assert lapsed[0].location.line == 15
     assert "lapsed on 2026-06-30" in lapsed[0].message
 
 
@@ -108,7 +113,10 @@ def test_element_specific_declaration_overrides_system_wide() -> None:
 
 
 def test_rate_limit_attribute_counts_as_the_control() -> None:
-    text = POISON + "endpoints:\n  - {id: api, callers: public, returns: [label], rate_limit: 60/minute}\n"
+    text = (
+        POISON
+        + "endpoints:\n  - {id: api, callers: public, returns: [label], rate_limit: 60/minute}\n"
+    )
     tm = run(text)
     t = next(t for t in tm.threats if t.threat_id == "MODELEXFILTRATION")
     rate = next(c for c in t.controls if c.id == "RATELIMIT")
@@ -126,14 +134,20 @@ def test_scale_arithmetic_in_people() -> None:
     tm = run(POISON)
     assert tm.scale.wrong == 750_000
     assert tm.scale.wrong_per_day == 2_000
-    assert tm.scale.sentence == "90% accuracy on 7,500,000 people is 750,000 people given a wrong result"
+    assert (
+        tm.scale.sentence
+        == "90% accuracy on 7,500,000 people is 750,000 people given a wrong result"
+    )
 
 
 def test_biometric_leak_impact_is_raised_even_at_low_consequence() -> None:
     text = "version: 1\nsystem: {name: b, consequence: low}\nstores:\n  - {id: s, biometric_data: true}\n"
     t = next(t for t in run(text).threats if t.threat_id == "DEVDATALEAK")
     assert t.inherent.impact == 5
-    assert t.inherent.impact_reasons[-1] == "biometric data cannot be reissued once it leaks: raised to 5"
+    assert (
+        t.inherent.impact_reasons[-1]
+        == "biometric data cannot be reissued once it leaks: raised to 5"
+    )
 
 
 def test_diagnostic_loop_points_back_to_the_failing_layer() -> None:
@@ -142,7 +156,8 @@ def test_diagnostic_loop_points_back_to_the_failing_layer() -> None:
     q1, q2, q3 = loop.questions
     assert q1.answer == "no"
     assert any(g.check == "credential management" and g.elements == ("nb",) for g in q1.gaps)
-    assert q2.back_to == 1 and q3.back_to == 1
+    assert q2.back_to == 1
+    assert q3.back_to == 1
     assert loop.first_failing is q1
     assert any("750,000 people given a wrong result" in g.detail for g in q3.gaps)
 
@@ -186,7 +201,9 @@ def test_a_well_run_system_answers_yes_three_times() -> None:
         for c in ("DATAQUALITYCONTROL", "CONTINUOUSVALIDATION", "MONITORUSE")
     )
     loop = run(text).diagnostic
-    assert [q.answer for q in loop.questions] == ["yes", "yes", "yes"], [q.gaps for q in loop.questions]
+    assert [q.answer for q in loop.questions] == ["yes", "yes", "yes"], [
+        q.gaps for q in loop.questions
+    ]
     assert loop.first_failing is None
 
 
@@ -194,7 +211,8 @@ def test_missing_monitoring_is_an_operational_gap_without_go_back() -> None:
     text = GOOD + f"  - {{id: DATAQUALITYCONTROL, status: implemented, {RESPONSE}}}\n"
     q1, q2, _ = run(text).diagnostic.questions
     assert q1.answer == "yes"
-    assert q2.answer == "no" and q2.back_to is None
+    assert q2.answer == "no"
+    assert q2.back_to is None
     assert {g.check for g in q2.gaps} == {"output monitoring", "access monitoring"}
 
 
@@ -217,7 +235,9 @@ def test_staleness_by_age(tmp_path: Path) -> None:
 def test_staleness_by_fingerprint(tmp_path: Path) -> None:
     path = _project(tmp_path, "{last_reviewed: 2026-11-01}")
     fp = analyze(load_system(path), today=TODAY).staleness.fingerprint
-    text = path.read_text().replace("{last_reviewed: 2026-11-01}", f"{{last_reviewed: 2026-11-01, fingerprint: '{fp}'}}")
+    text = path.read_text().replace(
+        "{last_reviewed: 2026-11-01}", f"{{last_reviewed: 2026-11-01, fingerprint: '{fp}'}}"
+    )
     path.write_text(text)
     st = analyze(load_system(path), today=TODAY).staleness
     assert not st.stale, st.reasons
@@ -235,6 +255,9 @@ def test_staleness_by_fingerprint(tmp_path: Path) -> None:
 
 
 def test_stale_ml_model_is_flagged() -> None:
-    text = POISON + "models:\n  - {id: m, format: onnx, trained: 2026-03-02, retrain_interval_days: 180}\n"
+    text = (
+        POISON
+        + "models:\n  - {id: m, format: onnx, trained: 2026-03-02, retrain_interval_days: 180}\n"
+    )
     f = next(f for f in run(text).findings if f.rule_id == "TM-MODEL-STALE")
     assert "due for retraining or revalidation on 2026-08-29" in f.message

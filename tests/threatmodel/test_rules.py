@@ -32,7 +32,9 @@ models:
 # rule id -> (body that fires, expected (threat, element), body that must not fire)
 CASES: dict[str, tuple[str, tuple[str, str], str]] = {
     "TM-POISON-USER": (
-        "sources:\n  - {id: app, tier: user_generated}\n" + TRAIN + "flows:\n  - {from: app, to: train}\n",
+        "sources:\n  - {id: app, tier: user_generated}\n"
+        + TRAIN
+        + "flows:\n  - {from: app, to: train}\n",
         ("DATAPOISON", "app"),
         # user data that never reaches training
         "sources:\n  - {id: app, tier: user_generated}\n" + TRAIN,
@@ -58,12 +60,14 @@ CASES: dict[str, tuple[str, tuple[str, str], str]] = {
         "endpoints:\n  - {id: api, callers: internal, returns: [label]}\n",
     ),
     "TM-INVERSION": (
-        "sources:\n  - {id: s, tier: first_party, health_data: true}\n" + TRAIN
+        "sources:\n  - {id: s, tier: first_party, health_data: true}\n"
+        + TRAIN
         + "endpoints:\n  - {id: api, callers: public, returns: [confidence], serves: [m]}\n"
         + "flows:\n  - {from: s, to: train}\n  - {from: train, to: m}\n",
         ("MODELINVERSIONANDMEMBERSHIP", "api"),
         # same system, but the endpoint returns labels only
-        "sources:\n  - {id: s, tier: first_party, health_data: true}\n" + TRAIN
+        "sources:\n  - {id: s, tier: first_party, health_data: true}\n"
+        + TRAIN
         + "endpoints:\n  - {id: api, callers: public, returns: [label], serves: [m]}\n"
         + "flows:\n  - {from: s, to: train}\n  - {from: train, to: m}\n",
     ),

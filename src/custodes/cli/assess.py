@@ -15,6 +15,7 @@ from custodes.cli.common import (
     TODAY_HELP,
     Audience,
     FindingsFormat,
+    ListFormat,
     console,
     dump_json,
     exit_for,
@@ -45,15 +46,25 @@ def _write_html(a: Assessment, audience: str, path: Path) -> Path:
 
 
 def assess_command(
-    path: Annotated[Path, typer.Argument(help="Project directory (holding custodes.yaml).")] = Path("."),
-    fmt: Annotated[FindingsFormat, typer.Option("--format", "-f", help="Output format.")] = FindingsFormat.console,
+    path: Annotated[Path, typer.Argument(help="Project directory (holding custodes.yaml).")] = Path(
+        "."
+    ),
+    fmt: Annotated[
+        FindingsFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = FindingsFormat.console,
     audience: Annotated[Audience, typer.Option(help="Who the report is for.")] = Audience.developer,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
     report: Annotated[
         Path | None,
-        typer.Option(help=f"HTML report path (default: PROJECT/{REPORT_NAME}); console format only."),
+        typer.Option(
+            help=f"HTML report path (default: PROJECT/{REPORT_NAME}); console format only."
+        ),
     ] = None,
-    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the HTML report.")] = False,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Do not write the HTML report.")
+    ] = False,
     fail_on: Annotated[str, typer.Option(help=FAIL_ON_HELP)] = "high",
     today: Annotated[str | None, typer.Option(help=TODAY_HELP)] = None,
 ) -> None:
@@ -64,13 +75,17 @@ def assess_command(
         print_assessment(console, a, audience=audience.value)
         if not no_report:
             where = _write_html(a, audience.value, report or a.project / REPORT_NAME)
-            console.print(f"\nHTML report: [bold]{where}[/bold]")
+            # soft_wrap: a path broken across lines cannot be pasted.
+            console.print(f"\nHTML report: [bold]{where}[/bold]", soft_wrap=True)
     elif fmt is FindingsFormat.json:
         write_output(dump_json(assessment_document(a)), output)
     elif fmt is FindingsFormat.sarif:
         from custodes.report.sarif import render_sarif
 
-        write_output(dump_json(render_sarif(a.findings, tool_version=__version__, base_dir=Path.cwd())), output)
+        write_output(
+            dump_json(render_sarif(a.findings, tool_version=__version__, base_dir=Path.cwd())),
+            output,
+        )
     elif fmt is FindingsFormat.markdown:
         from custodes.report.markdown import render_assessment_markdown
 
@@ -83,19 +98,26 @@ def assess_command(
 
 
 def demo_command(
-    directory: Annotated[Path, typer.Argument(help="Where to write the example projects.")] = Path("custodes-demo"),
-    audience: Annotated[Audience, typer.Option(help="Who the reports are for.")] = Audience.leadership,
+    directory: Annotated[Path, typer.Argument(help="Where to write the example projects.")] = Path(
+        "custodes-demo"
+    ),
+    audience: Annotated[
+        Audience, typer.Option(help="Who the reports are for.")
+    ] = Audience.leadership,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ListFormat.console,
     today: Annotated[str | None, typer.Option(help=TODAY_HELP)] = None,
 ) -> None:
     """Write the example projects and assess each; exits 0 (the findings are the point)."""
     day = parse_today(today)
     projects = write_examples(directory)
+    rows: list[dict[str, object]] = []
     table = Table(title="custodes demo", title_justify="left", expand=True)
     table.add_column("project")
     table.add_column("threats", justify="right")
     table.add_column("worst")
     table.add_column("Q1 secure / Q2 operable / Q3 scales")
-    table.add_column("report")
     for project in projects:
         a = assess(project, today=day)
         where = _write_html(a, audience.value, project / REPORT_NAME)
@@ -107,10 +129,24 @@ def demo_command(
             str(len(tm.threats)) if tm else "-",
             worst.value if worst else "none",
             answers,
-            str(where),
         )
+        rows.append(
+            {
+                "project": str(project),
+                "report": str(where),
+                "threats": len(tm.threats) if tm else 0,
+                "findings": len(a.findings),
+                "worst": worst.value if worst else None,
+                "diagnostic": [q.answer for q in tm.diagnostic.questions] if tm else [],
+            }
+        )
+    if fmt is ListFormat.json:
+        write_output(dump_json({"projects": rows}), None)
+        return
     console.print(table)
     console.print(
         f"\nWrote {len(projects)} example projects ({', '.join(example_names())}) to "
-        f"[bold]{directory}[/bold]. Open the HTML reports above in a browser."
+        f"[bold]{directory}[/bold]. Open the HTML reports in a browser:"
     )
+    for row in rows:
+        console.print(f"  {row['report']}", soft_wrap=True)

@@ -12,7 +12,10 @@ from custodes.cli.common import ListFormat, console, dump_json, write_output
 
 __all__ = ["app"]
 
-app = typer.Typer(help="List the threat and control catalog (OWASP AI Exchange ids, MITRE ATLAS ids).", no_args_is_help=True)
+app = typer.Typer(
+    help="List the threat and control catalog (OWASP AI Exchange ids, MITRE ATLAS ids).",
+    no_args_is_help=True,
+)
 
 FormatOpt = Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")]
 
@@ -45,7 +48,9 @@ def threats(fmt: FormatOpt = ListFormat.console) -> None:
             None,
         )
         return
-    table = Table(title=f"{len(items)} threats (OWASP AI Exchange)", title_justify="left", expand=True)
+    table = Table(
+        title=f"{len(items)} threats (OWASP AI Exchange)", title_justify="left", expand=True
+    )
     for col in ("id", "name", "category", "applies to", "ATLAS"):
         table.add_column(col)
     for t in items:
@@ -77,9 +82,13 @@ def controls(fmt: FormatOpt = ListFormat.console) -> None:
             None,
         )
         return
-    table = Table(title=f"{len(items)} controls (OWASP AI Exchange)", title_justify="left", expand=True)
+    table = Table(
+        title=f"{len(items)} controls (OWASP AI Exchange)", title_justify="left", expand=True
+    )
     for col in ("id", "name", "group", "phase", "ATLAS"):
         table.add_column(col)
     for c in items:
-        table.add_row(c.id, c.name, c.group or "", ", ".join(c.phase), ", ".join(c.atlas_mitigations))
+        table.add_row(
+            c.id, c.name, c.group or "", ", ".join(c.phase), ", ".join(c.atlas_mitigations)
+        )
     console.print(table)

@@ -30,7 +30,7 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-class FindingsFormat(str, enum.Enum):
+class FindingsFormat(enum.StrEnum):
     """Output formats of commands that produce findings."""
 
     console = "console"
@@ -40,14 +40,14 @@ class FindingsFormat(str, enum.Enum):
     html = "html"
 
 
-class ListFormat(str, enum.Enum):
+class ListFormat(enum.StrEnum):
     """Output formats of listing commands."""
 
     console = "console"
     json = "json"
 
 
-class Audience(str, enum.Enum):
+class Audience(enum.StrEnum):
     """Who a report is written for."""
 
     developer = "developer"
@@ -97,5 +97,7 @@ def exit_for(findings: list[Finding] | tuple[Finding, ...], fail_on: Severity) -
         raise typer.Exit(1)
 
 
-FAIL_ON_HELP = "Exit 1 when a finding is at or above this severity (info, low, medium, high, critical)."
+FAIL_ON_HELP = (
+    "Exit 1 when a finding is at or above this severity (info, low, medium, high, critical)."
+)
 TODAY_HELP = "Evaluate dates (expiries, reviews) as of this day, YYYY-MM-DD."

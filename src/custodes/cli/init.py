@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from custodes.assess import SYSTEM_FILE
-from custodes.cli.common import console, write_output
+from custodes.cli.common import ListFormat, console, write_output
 from custodes.errors import InputError, UsageError
 from custodes.system.loader import parse_system
 from custodes.system.schema import SystemModel
@@ -19,8 +19,13 @@ __all__ = ["init_command", "schema_command"]
 
 
 def init_command(
-    path: Annotated[Path, typer.Argument(help="Project directory to draft a custodes.yaml for.")] = Path("."),
+    path: Annotated[
+        Path, typer.Argument(help="Project directory to draft a custodes.yaml for.")
+    ] = Path("."),
     force: Annotated[bool, typer.Option(help="Overwrite an existing custodes.yaml.")] = False,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ListFormat.console,
 ) -> None:
     """Draft a starter custodes.yaml from the project's notebooks, data, models and code."""
     if not path.is_dir():
@@ -35,6 +40,22 @@ def init_command(
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", path=target) from None
+    if fmt is ListFormat.json:
+        write_output(
+            json.dumps(
+                {
+                    "written": str(target),
+                    "notebooks": found.notebooks,
+                    "data": [p for p, _ in found.data],
+                    "models": [p for p, _ in found.models],
+                    "dependencies": [n for n, _, _ in found.dependencies],
+                    "serving": found.serving,
+                },
+                indent=2,
+            ),
+            None,
+        )
+        return
     console.print(
         f"wrote [bold]{target}[/bold]: {len(found.data)} data source(s), {len(found.models)} model file(s), "
         f"{len(found.notebooks)} notebook(s), {len(found.dependencies)} dependency(ies), "

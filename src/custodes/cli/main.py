@@ -43,7 +43,9 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """ML SecOps for AI/ML systems: threat models as code, scanners, data validation,
@@ -73,12 +75,18 @@ PLANNED = {
 
 def _planned(name: str, summary: str) -> None:
     def command(ctx: typer.Context) -> None:
-        raise NotBuiltYet(f"'custodes {name}' is not built yet in {__version__} (it will {summary})")
+        raise NotBuiltYet(
+            f"'custodes {name}' is not built yet in {__version__} (it will {summary})"
+        )
 
     command.__doc__ = f"(not built yet) {summary[0].upper()}{summary[1:]}."
     app.command(
         name,
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+        context_settings={
+            "allow_extra_args": True,
+            "ignore_unknown_options": True,
+            "help_option_names": [],
+        },
         add_help_option=False,
     )(command)
 
@@ -98,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
     except CustodesError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc.diagnostics()}", markup=True, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/bold red] {exc.diagnostics()}", markup=True, soft_wrap=True
+        )
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -33,14 +33,20 @@ def threat_model(
     file: Annotated[
         Path, typer.Argument(help="custodes.yaml, or the project directory holding it.")
     ] = Path("."),
-    fmt: Annotated[FindingsFormat, typer.Option("--format", "-f", help="Output format.")] = FindingsFormat.console,
+    fmt: Annotated[
+        FindingsFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = FindingsFormat.console,
     audience: Annotated[Audience, typer.Option(help="Who the report is for.")] = Audience.developer,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
     fail_on: Annotated[str, typer.Option(help=FAIL_ON_HELP)] = "high",
     today: Annotated[str | None, typer.Option(help=TODAY_HELP)] = None,
     print_fingerprint: Annotated[
         bool,
-        typer.Option("--fingerprint", help="Print the fingerprint to record under system.review and exit."),
+        typer.Option(
+            "--fingerprint", help="Print the fingerprint to record under system.review and exit."
+        ),
     ] = False,
 ) -> None:
     """Map every element to OWASP AI Exchange threats, check controls, answer the diagnostic loop."""

@@ -27,7 +27,12 @@ SEVERITY_STYLE = {
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
 }
-RISK_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+RISK_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+}
 ANSWER_STYLE = {"yes": "bold green", "partial": "bold yellow", "no": "bold red"}
 STATUS_STYLE = {
     "unmitigated": "bold red",
@@ -50,7 +55,9 @@ def _summary_line(findings: Sequence[Finding]) -> Text:
     return text
 
 
-def print_findings(console: Console, findings: Sequence[Finding], *, title: str = "Findings") -> None:
+def print_findings(
+    console: Console, findings: Sequence[Finding], *, title: str = "Findings"
+) -> None:
     """A findings table: severity, rule, where, what; then the counts."""
     if findings:
         table = Table(title=title, title_justify="left", show_lines=False, expand=True)
@@ -109,7 +116,7 @@ def print_threat_model(
     console.print(loop)
 
     ranked = [t for t in tm.ranked() if t.status != "mitigated"]
-    if audience != "developer":
+    if audience == "data-scientist":
         ranked = [t for t in ranked if audience in t.audiences]
     shown = ranked[: 5 if audience == "leadership" else limit]
     risks = Table(
@@ -146,7 +153,10 @@ def print_threat_model(
     if st.stale:
         console.print(
             Panel(
-                Group(*[Text("• " + r) for r in st.reasons], Text(f"current fingerprint {st.fingerprint}", style="dim")),
+                Group(
+                    *[Text("• " + r) for r in st.reasons],
+                    Text(f"current fingerprint {st.fingerprint}", style="dim"),
+                ),
                 title="stale threat model",
                 title_align="left",
                 border_style="yellow",

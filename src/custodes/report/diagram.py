@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import textwrap
 from collections.abc import Iterator
 from typing import cast
 
@@ -82,6 +83,9 @@ _DOT_EXTRA = {
     "actor": {"style": "filled,rounded"},
 }
 _FONT = "Helvetica,Arial,sans-serif"
+# Wrap widths (characters) that keep nodes and edge labels from stretching the page.
+_NODE_WRAP = 26
+_EDGE_WRAP = 30
 #: Seconds a layout may take before the report falls back to the Mermaid text.
 SVG_TIMEOUT = 30.0
 
@@ -218,8 +222,10 @@ def to_mermaid(tm: ThreatModel) -> str:
         level = risks.get(eid, "none")
         open_, close = _MERMAID_SHAPE[node.kind]
         risk = f"{level} risk" if level != "none" else "no threat found"
-        text = mermaid_text(node.element.label) + "<br/>" + mermaid_text(
-            f"{_KIND_LABEL[node.kind]} · {eid} · {risk}"
+        text = (
+            mermaid_text(node.element.label)
+            + "<br/>"
+            + mermaid_text(f"{_KIND_LABEL[node.kind]} · {eid} · {risk}")
         )
         return f'{indent}{ids[eid]}{open_}"{text}"{close}:::risk_{level}'
 
@@ -274,6 +280,11 @@ def _dot_text(*lines: str) -> str:
     return cast(str, graphviz.nohtml("\\n".join(escaped)))
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    # Ids such as symptom-tracker-entries must stay whole: break on spaces only.
+    return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False) or [""]
+
+
 def to_dot(tm: ThreatModel) -> str:
     """Graphviz DOT source: ``cluster_<id>`` per trust boundary, fills by risk, a legend."""
     risks = _risks(tm)
@@ -284,7 +295,7 @@ def to_dot(tm: ThreatModel) -> str:
             # Top to bottom: a flow chain reads down a portrait page at a legible size.
             "rankdir": "TB",
             "fontname": _FONT,
-            "fontsize": "12",
+            "fontsize": "14",
             "labelloc": "t",
             "label": _dot_text(f"{tm.name}: data flows and worst residual risk"),
             "nodesep": "0.35",
@@ -296,12 +307,12 @@ def to_dot(tm: ThreatModel) -> str:
         },
         node_attr={
             "fontname": _FONT,
-            "fontsize": "11",
+            "fontsize": "13",
             "style": "filled",
             "penwidth": "1.4",
             "margin": "0.12,0.06",
         },
-        edge_attr={"fontname": _FONT, "fontsize": "9", "color": "#475569", "fontcolor": "#334155"},
+        edge_attr={"fontname": _FONT, "fontsize": "11", "color": "#475569", "fontcolor": "#334155"},
     )
 
     def add_node(sub: graphviz.Digraph, eid: str) -> None:
@@ -311,7 +322,11 @@ def to_dot(tm: ThreatModel) -> str:
         risk = f"{level.upper()} risk" if level != "none" else "no threat found"
         sub.node(
             eid,
-            label=_dot_text(node.element.label, f"{_KIND_LABEL[node.kind]} · {eid}", risk),
+            label=_dot_text(
+                *_wrap(node.element.label, _NODE_WRAP),
+                *_wrap(f"{_KIND_LABEL[node.kind]} · {eid}", _NODE_WRAP),
+                risk,
+            ),
             shape=_DOT_SHAPE[node.kind],
             fillcolor=fill,
             color=stroke,
@@ -328,7 +343,7 @@ def to_dot(tm: ThreatModel) -> str:
                 color="#334155",
                 fontcolor="#0f172a",
                 fontname=_FONT,
-                fontsize="11",
+                fontsize="13",
                 labeljust="l",
             )
             for child in children.get(bid, []):
@@ -341,21 +356,27 @@ def to_dot(tm: ThreatModel) -> str:
     for eid in members.get(None, []):
         add_node(g, eid)
     drawn = {eid for eid, _k, _e in _drawn(tm)}
+    connected: set[str] = set()
     for src, dst, label, style, level in _edges(tm):
         if src not in drawn or dst not in drawn:
             continue
-        attrs = {"label": _dot_text(label)}
+        connected.update((src, dst))
+        attrs = {"label": _dot_text(*_wrap(label, _EDGE_WRAP))}
         if style == "loop":
             colour = RISK_COLOURS[level][1]
             attrs.update(style="dashed", color=colour, fontcolor=colour, penwidth="1.8")
         elif style == "serves":
             attrs.update(style="bold", arrowhead="vee")
         g.edge(src, dst, **attrs)
-    for actor, target in _access(tm):
-        if target in drawn:
-            g.edge(actor, target, style="dotted", color="#94a3b8", arrowhead="none",
-                   constraint="false")
+    # Actor access is left to the Mermaid view: drawn here it crosses the whole picture.
     _legend(g)
+    # Unconnected top-level elements (dependencies, outside actors) would otherwise line
+    # up in one very wide rank; stacked under the legend they use height instead.
+    previous = "__legend"
+    for eid in members.get(None, []):
+        if eid not in connected:
+            g.edge(previous, eid, style="invis")
+            previous = eid
     return str(g.source)
 
 
@@ -371,13 +392,12 @@ def _legend(g: graphviz.Digraph) -> None:
         for fill, stroke in [RISK_COLOURS[level]]
     )
     rows += '<TR><TD COLSPAN="2" ALIGN="LEFT">dashed edge: feedback loop</TD></TR>'
-    rows += '<TR><TD COLSPAN="2" ALIGN="LEFT">dotted grey edge: actor access</TD></TR>'
     table = (
         '<<TABLE BORDER="1" COLOR="#94a3b8" CELLBORDER="0" CELLSPACING="3" CELLPADDING="2">'
         '<TR><TD COLSPAN="2" ALIGN="LEFT"><B>Legend: worst residual risk</B></TD></TR>'
         f"{rows}</TABLE>>"
     )
-    g.node("__legend", label=table, shape="plaintext", style="", fontsize="9")
+    g.node("__legend", label=table, shape="plaintext", style="", fontsize="11")
 
 
 _PROLOG = re.compile(r"\A\s*(?:<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*|<!--.*?-->\s*)*", re.S)

@@ -34,6 +34,7 @@ from custodes.report.narrative import (
     plain_risk,
     plain_title,
     plain_why,
+    sentence,
     verdict,
 )
 from custodes.report.views import data_items, declared_controls, work_by_element
@@ -59,6 +60,7 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    env.filters["sentence"] = sentence
     env.globals.update(
         plain_title=plain_title,
         plain_risk=plain_risk,

@@ -102,7 +102,9 @@ def _question(q: Question) -> dict[str, Any]:
         "question": q.title,
         "answer": q.answer,
         "passed": list(q.passed),
-        "gaps": [{"check": g.check, "detail": g.detail, "elements": list(g.elements)} for g in q.gaps],
+        "gaps": [
+            {"check": g.check, "detail": g.detail, "elements": list(g.elements)} for g in q.gaps
+        ],
         "back_to": q.back_to,
     }
 
@@ -110,7 +112,9 @@ def _question(q: Question) -> dict[str, Any]:
 def threat_model_document(tm: ThreatModel) -> dict[str, Any]:
     """The whole threat model: threats with status and risk, loop, staleness, findings."""
     system = tm.system.model.system
-    statuses = {s: len(tm.threats_by_status(s)) for s in ("unmitigated", "partial", "accepted", "mitigated")}
+    statuses = {
+        s: len(tm.threats_by_status(s)) for s in ("unmitigated", "partial", "accepted", "mitigated")
+    }
     st = tm.staleness
     sc = tm.scale
     return {

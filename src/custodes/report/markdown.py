@@ -29,6 +29,7 @@ from custodes.report.narrative import (
     plain_risk,
     plain_title,
     plain_why,
+    sentence,
     verdict,
 )
 from custodes.report.views import data_items, declared_controls, work_by_element
@@ -36,14 +37,19 @@ from custodes.threatmodel.model import ThreatInstance, ThreatModel
 
 __all__ = ["render_assessment_markdown", "render_markdown"]
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}<>|#!~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}|#!~])")
 _ANSWER = {"yes": "✅ yes", "partial": "⚠️ partial", "no": "❌ no"}
 _VERDICT_MARK = {"blocked": "⛔", "conditions": "⚠️", "ready": "✅"}
 
 
 def md(text: object) -> str:
-    """User text made inert in Markdown: one line, punctuation that formats escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """User text made inert in Markdown: one line, punctuation that formats escaped.
+
+    Angle brackets become entities rather than backslash escapes, so that no renderer,
+    however lax about CommonMark, can read them as the start of an HTML tag.
+    """
+    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return escaped.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def code(text: object) -> str:
@@ -123,8 +129,10 @@ def _body(tm: ThreatModel, audience: str) -> list[str]:
         lines += _controls(tm)
     lines += ["## Findings", "", *_findings(tm.findings), ""]
     lines += _staleness(tm)
-    lines.append(f"<sub>custodes {__version__} · {len(tm.threats)} threat(s) analysed on "
-                 f"{tm.elements} element(s)</sub>")
+    lines.append(
+        f"<sub>custodes {__version__} · {len(tm.threats)} threat(s) analysed on "
+        f"{tm.elements} element(s)</sub>"
+    )
     return lines
 
 
@@ -138,8 +146,10 @@ def _loop(tm: ThreatModel, *, plain: bool) -> list[str]:
         for g in q.gaps:
             where = ""
             if g.elements:
-                where = f" ({md(names_of(tm, g.elements))})" if plain else (
-                    " (" + ", ".join(code(e) for e in g.elements) + ")"
+                where = (
+                    f" ({md(names_of(tm, g.elements))})"
+                    if plain
+                    else (" (" + ", ".join(code(e) for e in g.elements) + ")")
                 )
             lines.append(f"- ✗ **{md(g.check)}:** {md(g.detail)}{where}")
         lines += [f"- ✓ {md(p)}" for p in q.passed]
@@ -258,9 +268,11 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
         loc = f.location
         where = code(f"{loc.path}:{loc.line}" if loc and loc.line else loc.path) if loc else "—"
         rows.append([f"**{f.severity.value}**", code(f.rule_id), where, md(f.message)])
-    return [f"{len(findings)} finding(s): {counts}.", "", *_table(
-        ["severity", "rule", "where", "message"], rows
-    )]
+    return [
+        f"{len(findings)} finding(s): {counts}.",
+        "",
+        *_table(["severity", "rule", "where", "message"], rows),
+    ]
 
 
 def _staleness(tm: ThreatModel) -> list[str]:
@@ -285,12 +297,6 @@ def _staleness(tm: ThreatModel) -> list[str]:
     return lines
 
 
-def _sentence(text: str) -> str:
-    text = " ".join(text.split())
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
 # -- leadership ---------------------------------------------------------------------------
 
 
@@ -301,7 +307,7 @@ def _leadership(tm: ThreatModel) -> list[str]:
     sc = tm.scale
     lines = [f"# {md(tm.name)}: AI risk summary", ""]
     lines += [f"> {_VERDICT_MARK[v.level]} **{v.label}.** {md(v.plain)}", ""]
-    about = md(_sentence(system.purpose or system.description or "purpose not stated"))
+    about = md(sentence(system.purpose or system.description or "purpose not stated"))
     lines += [
         "## The system",
         "",
@@ -320,8 +326,10 @@ def _leadership(tm: ThreatModel) -> list[str]:
                 f"{sc.wrong_per_day:,} wrong decisions every day."
             )
     else:
-        lines.append("The model's accuracy or scale is not declared, so the harm of its "
-                     "errors cannot be counted yet.")
+        lines.append(
+            "The model's accuracy or scale is not declared, so the harm of its "
+            "errors cannot be counted yet."
+        )
     lines += ["", "## Top risks", ""]
     top = open_threats(tm, "leadership")[:5]
     for i, t in enumerate(top, 1):
@@ -340,8 +348,9 @@ def _leadership(tm: ThreatModel) -> list[str]:
         if q.back_to is not None:
             earlier = next(x for x in tm.diagnostic.questions if x.number == q.back_to)
             back = f" Fix \u201c{earlier.title}\u201d first."
-        lines.append(f"- **{q.title}** {_ANSWER[q.answer]}." + (f" {md(gaps)}." if gaps else "")
-                     + back)
+        lines.append(
+            f"- **{q.title}** {_ANSWER[q.answer]}." + (f" {md(gaps)}." if gaps else "") + back
+        )
     lines += ["", "## Decisions needed", ""]
     lines += [f"- **{d.kind}:** {md(d.text)}" for d in decisions(tm)] or ["- None."]
     st = tm.staleness

@@ -30,6 +30,7 @@ __all__ = [
     "plain_risk",
     "plain_title",
     "plain_why",
+    "sentence",
     "verdict",
 ]
 
@@ -93,24 +94,42 @@ class Verdict:
 
 
 def verdict(tm: ThreatModel) -> Verdict:
-    """Blocked when a loop question is "no" or a critical risk is open; else conditions."""
+    """Blocked when any loop question is "no" or a critical risk is open.
+
+    Ready only with conditions when something is partial or a high risk is open; ready
+    when neither. The thresholds are the analysis's own levels, not new judgements.
+    """
     open_ = open_threats(tm)
     crit = sum(1 for t in open_ if t.residual.level == "critical")
     high = sum(1 for t in open_ if t.residual.level == "high")
     first = tm.diagnostic.first_failing
+    failed = next((q for q in tm.diagnostic.questions if q.answer == "no"), None)
     counts = f"{crit} critical and {high} high risk(s) are open"
-    if (first is not None and first.answer == "no") or crit:
-        where = f"; the diagnostic loop fails at Q{first.number} ({first.title})" if first else ""
-        plain = f"; the first question that fails is \u201c{first.title}\u201d" if first else ""
-        return Verdict("blocked", "Not ready for production", counts + where + ".",
-                       counts + plain + ".")
+    if failed is not None or crit:
+        where = (
+            f"; the diagnostic loop answers no at Q{failed.number} ({failed.title})"
+            if (failed)
+            else ""
+        )
+        plain = f"; the answer to \u201c{failed.title}\u201d is no" if failed else ""
+        return Verdict(
+            "blocked", "Not ready for production", counts + where + ".", counts + plain + "."
+        )
     if first is not None or high:
         where = f"; Q{first.number} ({first.title}) is only {first.answer}" if first else ""
         plain = f"; \u201c{first.title}\u201d is only partly answered" if first else ""
-        return Verdict("conditions", "Ready only with conditions", counts + where + ".",
-                       counts + plain + ".")
+        return Verdict(
+            "conditions", "Ready only with conditions", counts + where + ".", counts + plain + "."
+        )
     text = "No critical or high risk is open and all three questions are answered yes."
     return Verdict("ready", "Ready", text, text)
+
+
+def sentence(text: str) -> str:
+    """User prose as a sentence: one line, capital first letter, closing full stop."""
+    text = " ".join(text.split())
+    text = text[:1].upper() + text[1:]
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
 def plain_title(t: ThreatInstance) -> str:
@@ -198,12 +217,13 @@ def decisions(tm: ThreatModel) -> list[Decision]:
     )
     unreviewed = [o for o in tm.graph.model.outputs if not o.human_review]
     sc = tm.scale
-    if sc.sentence and sc.consequence in ("high", "critical") and unreviewed:
+    if sc.wrong is not None and sc.consequence in ("high", "critical") and unreviewed:
         out.append(
             Decision(
                 "Accept or change",
-                f"{sc.sentence}. Decide whether that is acceptable, or require a person to "
-                "review results before they act on someone.",
+                f"Decide whether {sc.wrong:,} {sc.population_label} given a wrong result, with "
+                f"{sc.consequence} consequences, is acceptable, or require a person to review "
+                "results before they act on someone.",
             )
         )
     crit = [t for t in open_threats(tm) if t.residual.level == "critical"]

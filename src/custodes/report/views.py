@@ -102,8 +102,8 @@ def declared_controls(tm: ThreatModel) -> list[DeclaredControl]:
     for i, c in enumerate(tm.graph.model.controls):
         canonical = catalog.resolve_control_id(c.id)
         entry = catalog.controls[canonical] if canonical else None
-        lapsed = c.status == "risk_accepted" and c.expires is not None and (
-            c.expires < tm.analyzed_on
+        lapsed = (
+            c.status == "risk_accepted" and c.expires is not None and (c.expires < tm.analyzed_on)
         )
         out.append(
             DeclaredControl(

@@ -220,7 +220,9 @@ def _check_references(model: SystemModel, marks: Marks, path: Path) -> None:
                 ("endpoints", i, "serves", j), ref, f"endpoint {ep.id!r} serves", ("models",)
             )
     for i, loop in enumerate(model.feedback_loops):
-        must_exist(("feedback_loops", i, "from"), loop.from_, f"feedback loop {loop.id!r} starts at")
+        must_exist(
+            ("feedback_loops", i, "from"), loop.from_, f"feedback loop {loop.id!r} starts at"
+        )
         must_exist(("feedback_loops", i, "into"), loop.into, f"feedback loop {loop.id!r} feeds")
     seen_flows: dict[str, int] = {}
     for i, flow in enumerate(model.flows):

@@ -19,8 +19,17 @@ import yaml
 
 __all__ = ["Discovery", "discover", "render_starter"]
 
-_SKIP = frozenset({".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".tox", "site-packages"})
-DATA_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".tsv": "tsv", ".feather": "feather", ".avro": "avro"}
+_SKIP = frozenset(
+    {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".tox", "site-packages"}
+)
+DATA_SUFFIXES = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".tsv": "tsv",
+    ".feather": "feather",
+    ".avro": "avro",
+}
 MODEL_SUFFIXES = {
     ".pkl": "pickle",
     ".pickle": "pickle",
@@ -34,12 +43,36 @@ MODEL_SUFFIXES = {
     ".keras": "keras",
     ".gguf": "gguf",
 }
-_SERVING = re.compile(rb"\b(FastAPI|Flask|Starlette)\s*\(|@app\.(post|get|route)\b|gradio|bentoml|ray\.serve")
-_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|~=|>=|<=|>|<|!=)?\s*([^\s;#]*)")
+_SERVING = re.compile(
+    rb"\b(FastAPI|Flask|Starlette)\s*\(|@app\.(post|get|route)\b|gradio|bentoml|ray\.serve"
+)
+_REQ = re.compile(
+    r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(==|~=|>=|<=|>|<|!=)?\s*([^\s;#]*)"
+)
 ML_LIBS = frozenset(
-    {"torch", "tensorflow", "scikit-learn", "sklearn", "xgboost", "lightgbm", "transformers",
-     "keras", "pandas", "numpy", "huggingface-hub", "datasets", "openai", "anthropic",
-     "langchain", "mlflow", "onnxruntime", "polars", "pyarrow", "fastapi", "flask"}
+    {
+        "torch",
+        "tensorflow",
+        "scikit-learn",
+        "sklearn",
+        "xgboost",
+        "lightgbm",
+        "transformers",
+        "keras",
+        "pandas",
+        "numpy",
+        "huggingface-hub",
+        "datasets",
+        "openai",
+        "anthropic",
+        "langchain",
+        "mlflow",
+        "onnxruntime",
+        "polars",
+        "pyarrow",
+        "fastapi",
+        "flask",
+    }
 )
 MAX_SCAN_BYTES = 2 * 1024 * 1024
 
@@ -90,8 +123,10 @@ def discover(root: Path) -> Discovery:
         elif suffix in DATA_SUFFIXES:
             # A partitioned dataset is one source, not one per file.
             parent = path.parent
-            if suffix == ".parquet" and parent != root and any(
-                p.suffix == ".parquet" for p in parent.iterdir() if p != path
+            if (
+                suffix == ".parquet"
+                and parent != root
+                and any(p.suffix == ".parquet" for p in parent.iterdir() if p != path)
             ):
                 top = parent
                 while top.parent != root and any(top.parent.glob("*/*.parquet")):
@@ -172,7 +207,14 @@ def render_starter(root: Path, found: Discovery, name: str) -> str:
             "    personal_data: false  # TODO",
         ]
         flows.append((sid, train_id))
-    out += ["", "processes:", f"  - id: {train_id}", "    kind: training", "    automated_validation: false  # TODO", ""]
+    out += [
+        "",
+        "processes:",
+        f"  - id: {train_id}",
+        "    kind: training",
+        "    automated_validation: false  # TODO",
+        "",
+    ]
     ids.add(train_id)
 
     out.append("models:")
@@ -205,12 +247,19 @@ def render_starter(root: Path, found: Discovery, name: str) -> str:
     out.append("")
 
     out.append("dependencies:")
-    deps = [(n, pinned, v) for n, pinned, v in found.dependencies if n in ML_LIBS] or found.dependencies[:20]
+    deps = [
+        (n, pinned, v) for n, pinned, v in found.dependencies if n in ML_LIBS
+    ] or found.dependencies[:20]
     if not deps:
         out.append("  []  # TODO: libraries, model hubs, APIs the system relies on")
     for dep_name, pinned, version in deps:
         did = unique("dep-" + _slug(dep_name))
-        out += [f"  - id: {did}", f"    name: {_q(dep_name)}", "    kind: library", f"    pinned: {'true' if pinned else 'false'}"]
+        out += [
+            f"  - id: {did}",
+            f"    name: {_q(dep_name)}",
+            "    kind: library",
+            f"    pinned: {'true' if pinned else 'false'}",
+        ]
         if version:
             out.append(f"    version: {_q(version)}")
     out.append("")

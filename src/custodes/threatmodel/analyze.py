@@ -21,7 +21,9 @@ from custodes.threatmodel.staleness import staleness
 __all__ = ["analyze"]
 
 
-def analyze(system: LoadedSystem, *, today: date | None = None, root: Path | None = None) -> ThreatModel:
+def analyze(
+    system: LoadedSystem, *, today: date | None = None, root: Path | None = None
+) -> ThreatModel:
     """Analyze a loaded system model.
 
     ``root`` is the project directory whose notebooks, manifests and model files go into

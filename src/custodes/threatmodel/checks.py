@@ -70,8 +70,7 @@ def upkeep_findings(
                     rule_id=RuleId("TM-CONTROL-UNDOCUMENTED"),
                     category=Category.CONTROL,
                     severity=Severity.MEDIUM if "evidence" in missing else Severity.LOW,
-                    message=f"{c.id} ({scope}) is marked implemented without "
-                    + ", ".join(missing),
+                    message=f"{c.id} ({scope}) is marked implemented without " + ", ".join(missing),
                     location=_loc(system, "controls", i),
                     facts=tuple(f"no {m}" for m in missing),
                     remediation="record evidence (file, link or command), an owner, and the "
@@ -84,7 +83,11 @@ def upkeep_findings(
                     category=Category.CONTROL,
                     severity=Severity.LOW,
                     message=f"{c.id} ({scope}) has "
-                    + ("never been reviewed" if reviewed is None else f"not been reviewed since {reviewed}"),
+                    + (
+                        "never been reviewed"
+                        if reviewed is None
+                        else f"not been reviewed since {reviewed}"
+                    ),
                     location=_loc(system, "controls", i),
                     remediation="review the control and its response procedure, then set last_reviewed",
                 )
@@ -145,7 +148,9 @@ def upkeep_findings(
                     f"retraining or revalidation on {due.isoformat()}",
                     location=_loc(system, "models", i),
                     element=m.id,
-                    facts=(f"{(today - due).days} days past its {m.retrain_interval_days}-day interval",),
+                    facts=(
+                        f"{(today - due).days} days past its {m.retrain_interval_days}-day interval",
+                    ),
                     remediation="revalidate the model on current data or retrain it, then update trained",
                     threats=(),
                 )

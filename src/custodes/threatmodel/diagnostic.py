@@ -54,7 +54,9 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
         if isinstance(s, Store) and (s.public or s.access_control is False)
     ]
     undeclared = [
-        s.id for s in model.stores if isinstance(s, Store) and s.access_control is None and not s.public
+        s.id
+        for s in model.stores
+        if isinstance(s, Store) and s.access_control is None and not s.public
     ]
     if open_eps or open_stores:
         gaps.append(
@@ -79,13 +81,23 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
     if weak_actors:
         gaps.append(Gap("access control", "privileged actors without MFA", tuple(weak_actors)))
 
-    hard = [n.id for n in model.notebooks if isinstance(n, Notebook) and n.credentials == "hard_coded"]
-    unknown = [n.id for n in model.notebooks if isinstance(n, Notebook) and n.credentials == "unknown"]
+    hard = [
+        n.id for n in model.notebooks if isinstance(n, Notebook) and n.credentials == "hard_coded"
+    ]
+    unknown = [
+        n.id for n in model.notebooks if isinstance(n, Notebook) and n.credentials == "unknown"
+    ]
     if hard:
-        gaps.append(Gap("credential management", "credentials hard-coded in notebooks", tuple(hard)))
+        gaps.append(
+            Gap("credential management", "credentials hard-coded in notebooks", tuple(hard))
+        )
     elif unknown:
         gaps.append(
-            Gap("credential management", "notebooks with undeclared credential handling", tuple(unknown))
+            Gap(
+                "credential management",
+                "notebooks with undeclared credential handling",
+                tuple(unknown),
+            )
         )
     else:
         passed.append("credentials come from a secret manager or the environment in every notebook")
@@ -93,7 +105,11 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
     if not model.dependencies:
         gaps.append(Gap("dependency map", "no external dependencies declared: the map is missing"))
     else:
-        unpinned = [d.id for d in model.dependencies if d.pinned is not True and d.kind not in ("service", "platform")]
+        unpinned = [
+            d.id
+            for d in model.dependencies
+            if d.pinned is not True and d.kind not in ("service", "platform")
+        ]
         third = [
             m.id
             for m in model.models
@@ -149,7 +165,11 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
     unwatched = [s for s in risky if _needs(ctx, controls, "DATAQUALITYCONTROL", s)]
     if unwatched:
         gaps.append(
-            Gap("data monitoring", "untrusted sources feed training without data quality control", tuple(unwatched))
+            Gap(
+                "data monitoring",
+                "untrusted sources feed training without data quality control",
+                tuple(unwatched),
+            )
         )
     else:
         passed.append(f"data quality control covers all {len(risky)} untrusted training source(s)")
@@ -157,13 +177,17 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
     served = sorted({m for ep in model.endpoints for m in ep.serves})
     blind = [m for m in served if _needs(ctx, controls, "CONTINUOUSVALIDATION", m)]
     if blind:
-        gaps.append(Gap("output monitoring", "served models without continuous validation", tuple(blind)))
+        gaps.append(
+            Gap("output monitoring", "served models without continuous validation", tuple(blind))
+        )
     else:
         passed.append(f"continuous validation covers {len(served)} served model(s)")
 
     unlogged = [ep.id for _n, ep in ctx.endpoints() if _needs(ctx, controls, "MONITORUSE", ep.id)]
     if unlogged:
-        gaps.append(Gap("access monitoring", "endpoints whose use is not monitored", tuple(unlogged)))
+        gaps.append(
+            Gap("access monitoring", "endpoints whose use is not monitored", tuple(unlogged))
+        )
     else:
         passed.append("use of every endpoint is monitored")
 
@@ -175,9 +199,7 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
     else:
         passed.append("the system and every control have an owner")
 
-    no_response = [
-        c.id for c in model.controls if c.status == "implemented" and c.response is None
-    ]
+    no_response = [c.id for c in model.controls if c.status == "implemented" and c.response is None]
     if no_response or not model.controls:
         gaps.append(
             Gap(
@@ -232,7 +254,13 @@ def _scales(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> Questio
         and _needs(ctx, controls, "RATELIMIT", ep.id)
     ]
     if unlimited:
-        gaps.append(Gap("rate limits", "endpoints open to outside callers with no rate limit", tuple(unlimited)))
+        gaps.append(
+            Gap(
+                "rate limits",
+                "endpoints open to outside callers with no rate limit",
+                tuple(unlimited),
+            )
+        )
     else:
         passed.append("every outside-facing endpoint is rate-limited")
 

@@ -40,7 +40,9 @@ ARTIFACT_SUFFIXES = frozenset(
     }
 )
 MANIFEST_NAMES = ("manifest.json", ".manifest.json", "custodes-manifest.json")
-_SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"})
+_SKIP_DIRS = frozenset(
+    {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".mypy_cache"}
+)
 _CHUNK = 1 << 20
 
 

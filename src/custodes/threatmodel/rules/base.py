@@ -71,7 +71,9 @@ def rule(rule_id: str, title: str) -> Callable[[Callable[[Context], Iterable[Hit
     return register
 
 
-def likelihood(base: int, base_reason: str, *bumps: tuple[bool, int, str]) -> tuple[int, tuple[str, ...]]:
+def likelihood(
+    base: int, base_reason: str, *bumps: tuple[bool, int, str]
+) -> tuple[int, tuple[str, ...]]:
     """A likelihood 1–5 built from a base and conditional bumps, each with its reason."""
     value = base
     reasons = [f"{base_reason}: {base}"]

@@ -89,8 +89,11 @@ def dev_ip(ctx: Context) -> Iterator[Hit]:
             element=nb.id,
             facts=(
                 f"notebook {nb.id!r} is "
-                + ("not under version control" if nb.version_controlled is False
-                   else "not declared as version-controlled"),
+                + (
+                    "not under version control"
+                    if nb.version_controlled is False
+                    else "not declared as version-controlled"
+                ),
             ),
             controls=("DEVSECURITY",),
             likelihood=value,

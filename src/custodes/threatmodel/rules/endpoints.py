@@ -150,8 +150,7 @@ def endpoint_access(ctx: Context) -> Iterator[Hit]:
             element=ep.id,
             facts=(
                 f"endpoint {ep.id!r} answers {_callers(ep)} callers",
-                "authentication is "
-                + ("off" if ep.authentication is False else "not declared"),
+                "authentication is " + ("off" if ep.authentication is False else "not declared"),
             ),
             controls=("MODELACCESSCONTROL",),
             likelihood=value,

@@ -22,7 +22,9 @@ def prompt_injection(ctx: Context) -> Iterator[Hit]:
     for _node, ep in ctx.endpoints():
         if "text" not in ep.returns:
             continue
-        value, reasons = likelihood(_CALLER_BASE[ep.callers], f"{ep.callers.replace('_', ' ')} callers")
+        value, reasons = likelihood(
+            _CALLER_BASE[ep.callers], f"{ep.callers.replace('_', ' ')} callers"
+        )
         yield Hit(
             threat="DIRECTPROMPTINJECTION",
             element=ep.id,
@@ -107,7 +109,11 @@ def rag(ctx: Context) -> Iterator[Hit]:
             for n in (ctx.graph.nodes[i] for i in ctx.graph.upstream(store.id))
             if isinstance(n.element, Source) and n.element.tier != "first_party"
         ]
-        v2, r2 = likelihood(2, "needs write access to the corpus", (bool(untrusted), 2, "untrusted sources write to it"))
+        v2, r2 = likelihood(
+            2,
+            "needs write access to the corpus",
+            (bool(untrusted), 2, "untrusted sources write to it"),
+        )
         yield Hit(
             threat="AUGMENTATIONDATAMANIPULATION",
             element=store.id,
@@ -153,7 +159,9 @@ def agent_tool(ctx: Context) -> Iterator[Hit]:
             (tool.untrusted_input, 1, "reads untrusted content"),
         )
         facts = [f"tool {tool.id!r} can {', '.join(tool.actions) or 'act'}"]
-        facts.append("calls need human approval" if tool.requires_approval else "calls run without approval")
+        facts.append(
+            "calls need human approval" if tool.requires_approval else "calls run without approval"
+        )
         yield Hit(
             threat="AGENTESCAPE",
             element=tool.id,

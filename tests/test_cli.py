@@ -203,3 +203,34 @@ def test_catalog_json_items_have_ids(cli: CLI) -> None:
     assert len(controls) == 55
     assert all(item["id"] for item in threats + controls)
     assert any(t["id"] == "DATAPOISON" and "AML.T0020" in t["atlas"] for t in threats)
+
+
+@pytest.mark.parametrize("fmt", ["console", "json", "sarif", "markdown", "html"])
+def test_every_format_renders(cli: CLI, write_system: Callable[[str], Path], fmt: str) -> None:
+    path = write_system(SYSTEM)
+    r = cli("threat-model", path, "--format", fmt, "--today", "2026-11-26")
+    expected = '"version": "2.1.0"' if fmt == "sarif" else "Outcome model"
+    assert r.code == 1, r.err
+    assert expected in r.out
+    r = cli("assess", path.parent, "--format", fmt, "--no-report", "--today", "2026-11-26")
+    assert r.code == 1, r.err
+    assert expected in r.out
+
+
+def test_console_format_with_output_is_a_usage_error(
+    cli: CLI, write_system: Callable[[str], Path], tmp_path: Path
+) -> None:
+    path = write_system(SYSTEM)
+    r = cli("threat-model", path, "-o", tmp_path / "x.txt")
+    assert r.code == 2 and "--output needs" in r.err
+
+
+def test_scale_sentence_keeps_significant_decimals(write_system: Callable[[str], Path]) -> None:
+    from custodes.threatmodel import analyze
+
+    path = write_system(SYSTEM.replace("accuracy: 0.9", "accuracy: 0.995"))
+    tm = analyze(load_system(path))
+    assert (
+        tm.scale.sentence
+        == "99.5% accuracy on 7,500,000 people is 37,500 people given a wrong result"
+    )

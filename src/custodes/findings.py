@@ -121,6 +121,12 @@ class Finding:
     """MITRE ATLAS technique ids, where the threat has them."""
     properties: Mapping[str, object] = field(default_factory=dict)
     """Extra structured detail a renderer may show (risk arithmetic, cell ids...)."""
+    subject: str | None = None
+    """What the finding is about, for its fingerprint only: a secret's digest, a callable.
+
+    Two leaks of different keys in one file are two findings; one key moving down a
+    few lines is the same finding. Never the secret itself.
+    """
 
     @property
     def fingerprint(self) -> str:
@@ -136,6 +142,7 @@ class Finding:
             loc.path if loc else "",
             str(loc.cell) if loc and loc.cell is not None else "",
             ",".join(self.threats),
+            self.subject or "",
         ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 

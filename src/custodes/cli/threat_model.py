@@ -9,6 +9,7 @@ import typer
 
 from custodes import __version__
 from custodes.assess import find_system_file
+from custodes.errors import UsageError
 from custodes.cli.common import (
     FAIL_ON_HELP,
     TODAY_HELP,
@@ -56,6 +57,8 @@ def threat_model(
     if print_fingerprint:
         console.print(tm.staleness.fingerprint)
         return
+    if fmt is FindingsFormat.console and output is not None:
+        raise UsageError("--output needs --format json, sarif, markdown or html")
     if fmt is FindingsFormat.console:
         print_threat_model(console, tm, audience=audience.value)
     elif fmt is FindingsFormat.json:

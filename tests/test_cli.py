@@ -14,7 +14,7 @@ from custodes import __version__
 from custodes.cli.main import PLANNED
 from custodes.system import load_system
 
-from .conftest import EXAMPLES, Result
+from .conftest import EXAMPLES, REPO, Result
 
 CLI = Callable[..., Result]
 
@@ -133,7 +133,7 @@ def test_assess_json_names_the_analyzers(
 ) -> None:
     write_system(SYSTEM)
     doc = json.loads(cli("assess", tmp_path, "--format", "json").out)
-    assert doc["analyzers"] == ["threat-model"]
+    assert doc["analyzers"] == ["threat-model", "scan"]
     assert doc["threat_model"]["system"]["name"] == "Outcome model"
 
 
@@ -234,3 +234,15 @@ def test_scale_sentence_keeps_significant_decimals(write_system: Callable[[str],
         tm.scale.sentence
         == "99.5% accuracy on 7,500,000 people is 37,500 people given a wrong result"
     )
+
+
+def test_pre_commit_hooks_run_the_real_command(cli: CLI, tmp_path: Path) -> None:
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"] for h in hooks} == {"custodes-secrets", "custodes-scan"}
+    clean = tmp_path / "clean.py"
+    clean.write_text("import os\nkey = os.environ['API_KEY']\n")
+    for hook in hooks:
+        words = hook["entry"].split()
+        assert words[0] == "custodes"
+        r = cli(*words[1:], clean)
+        assert r.code == 0, (hook["id"], r.err)

@@ -1,22 +1,26 @@
 """The diagnostic loop for a whole project: run every analyzer that exists, one result.
 
-Later capabilities (scanners, data checks, provenance, gates, monitors) add their
-results here; the report renders whatever is present. ``assess`` decides nothing the
-analyzers did not: it gathers, it does not re-judge.
+Today: the threat model (custodes.yaml) and the static scanners. Later capabilities
+(data checks, provenance, gates, monitors) add their results here; the report renders
+whatever is present. What a scanner proves overrides what the model claims: a key found
+in a notebook is a credential-management gap even if custodes.yaml says "secret manager".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from custodes.errors import InputError
-from custodes.findings import Finding
+from custodes.findings import Category, Finding, Severity
 from custodes.system.loader import load_system
 from custodes.threatmodel import ThreatModel, analyze
+from custodes.threatmodel.diagnostic import with_evidence
+from custodes.threatmodel.model import Gap
 
-__all__ = ["SYSTEM_FILE", "Assessment", "assess", "find_system_file"]
+__all__ = ["SYSTEM_FILE", "Assessment", "assess", "find_system_file", "scan_gaps"]
 
 SYSTEM_FILE = "custodes.yaml"
 
@@ -33,6 +37,7 @@ class Assessment:
     skipped: tuple[str, ...] = field(default_factory=tuple)
     """Analyzers that did not run, each with the reason."""
     assessed_on: date = field(default_factory=date.today)
+    scanned_files: int = 0
 
 
 def find_system_file(path: Path) -> Path:
@@ -51,16 +56,73 @@ def find_system_file(path: Path) -> Path:
     return path
 
 
-def assess(project: Path, *, today: date | None = None) -> Assessment:
+def _files(findings: Sequence[Finding]) -> tuple[str, ...]:
+    return tuple(sorted({f.location.path for f in findings if f.location is not None}))
+
+
+def scan_gaps(findings: Sequence[Finding]) -> dict[int, list[Gap]]:
+    """Diagnostic-loop gaps that scan findings prove, by question number."""
+    serious = [f for f in findings if f.severity.at_least(Severity.HIGH)]
+    secrets = [f for f in serious if f.category is Category.SECRET]
+    artifacts = [f for f in serious if f.category is Category.ARTIFACT]
+    unsafe = [f for f in serious if f.category is Category.DEPENDENCY]
+    notebooks = [f for f in findings if f.category is Category.NOTEBOOK and f.severity.at_least(Severity.MEDIUM)]
+    gaps: dict[int, list[Gap]] = {1: [], 2: [], 3: []}
+    if secrets:
+        gaps[1].append(
+            Gap("credential management", f"{len(secrets)} hard-coded credential(s) found by custodes scan", _files(secrets))
+        )
+    if artifacts or unsafe:
+        gaps[1].append(
+            Gap(
+                "dependency map",
+                f"{len(artifacts)} model file(s) that can run code when loaded and "
+                f"{len(unsafe)} unsafe loading pattern(s) in code, found by custodes scan",
+                _files(artifacts + unsafe),
+            )
+        )
+    if notebooks:
+        gaps[1].append(
+            Gap("development environment", f"{len(notebooks)} notebook governance finding(s)", _files(notebooks))
+        )
+    return gaps
+
+
+def assess(project: Path, *, today: date | None = None, scan: bool = True) -> Assessment:
     """Run every available analyzer on a project directory."""
     today = today or date.today()
-    system_file = find_system_file(project)
-    root = system_file.parent
-    tm = analyze(load_system(system_file), today=today, root=root)
+    if not project.exists():
+        raise InputError("no such file or directory", path=project)
+    root = project if project.is_dir() else project.parent
+    analyzers: list[str] = []
+    skipped: list[str] = []
+    findings: list[Finding] = []
+    tm: ThreatModel | None = None
+    system_file = root / SYSTEM_FILE if project.is_dir() else project
+    if system_file.exists():
+        tm = analyze(load_system(system_file), today=today, root=root)
+        analyzers.append("threat-model")
+    else:
+        skipped.append(f"threat-model: no {SYSTEM_FILE} in {root} (write one with: custodes init {root})")
+    scanned = 0
+    if scan:
+        from custodes.scan import run_scan
+
+        result = run_scan([root])
+        scanned = result.files
+        analyzers.append("scan")
+        skipped.extend(f"scanner {s}" for s in result.skipped_scanners)
+        findings.extend(result.findings)
+        if tm is not None:
+            tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, scan_gaps(result.findings)))
+    if tm is not None:
+        findings = list(tm.findings) + findings
     return Assessment(
         project=root,
         threat_model=tm,
-        findings=tm.findings,
-        analyzers=("threat-model",),
+        findings=tuple(findings),
+        analyzers=tuple(analyzers),
+        skipped=tuple(skipped),
         assessed_on=today,
+        scanned_files=scanned,
     )

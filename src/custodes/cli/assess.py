@@ -116,6 +116,7 @@ def demo_command(
     table = Table(title="custodes demo", title_justify="left", expand=True)
     table.add_column("project")
     table.add_column("threats", justify="right")
+    table.add_column("scan findings", justify="right")
     table.add_column("worst")
     table.add_column("Q1 secure / Q2 operable / Q3 scales")
     for project in projects:
@@ -127,6 +128,7 @@ def demo_command(
         table.add_row(
             project.name,
             str(len(tm.threats)) if tm else "-",
+            str(len(a.findings) - (len(tm.findings) if tm else 0)),
             worst.value if worst else "none",
             answers,
         )

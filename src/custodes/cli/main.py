@@ -18,6 +18,7 @@ from custodes.cli import catalog
 from custodes.cli.assess import assess_command, demo_command
 from custodes.cli.common import err_console
 from custodes.cli.init import init_command, schema_command
+from custodes.cli.scan import scan_command
 from custodes.cli.threat_model import threat_model
 from custodes.errors import CustodesError, NotBuiltYet
 
@@ -53,6 +54,7 @@ def _root(
 
 
 app.command("threat-model")(threat_model)
+app.command("scan")(scan_command)
 app.command("assess")(assess_command)
 app.command("demo")(demo_command)
 app.command("init")(init_command)
@@ -61,7 +63,6 @@ app.add_typer(catalog.app, name="catalog")
 
 #: Command groups of the design that later work fills in: (name, what it will do).
 PLANNED = {
-    "scan": "find hard-coded credentials, model files that run code, ungoverned notebooks",
     "data": "baseline training data and check new batches for drift or poisoning",
     "provenance": "record and verify signed manifests, custody events, lineage, AI-BOM",
     "keys": "generate and manage signing keys",

@@ -7,6 +7,8 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
+from custodes.demo.artifacts import write_artifacts
+
 __all__ = ["example_names", "write_examples"]
 
 
@@ -42,5 +44,6 @@ def write_examples(dest: Path, names: list[str] | None = None) -> list[Path]:
     for name in names or example_names():
         target = dest / name
         _copy(_root().joinpath(name), target)
+        write_artifacts(target)
         written.append(target)
     return written

@@ -16,9 +16,10 @@ from rich.text import Text
 
 from custodes.assess import Assessment
 from custodes.findings import Finding, Severity, count_by_severity
+from custodes.scan.engine import ScanResult
 from custodes.threatmodel.model import ThreatModel
 
-__all__ = ["print_assessment", "print_findings", "print_threat_model"]
+__all__ = ["print_assessment", "print_findings", "print_scan", "print_threat_model"]
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -165,9 +166,56 @@ def print_threat_model(
     console.print(_summary_line(tm.findings))
 
 
+def print_scan(console: Console, result: ScanResult) -> None:
+    """Findings grouped by file, each with the threats it raises; then what was covered."""
+    by_file: dict[str, list[Finding]] = {}
+    for f in result.findings:
+        by_file.setdefault(f.location.path if f.location else "(no file)", []).append(f)
+    for path, items in by_file.items():
+        console.print(Text(path, style="bold underline"), soft_wrap=True)
+        for f in items:
+            loc = f.location
+            where = ""
+            if loc is not None and loc.line:
+                where = f"{loc.line}"
+                if loc.cell is not None:
+                    where += f" cell {loc.cell}" + (" output" if loc.in_output else "")
+            line = Text("  ")
+            line.append(f"{f.severity.value:<8}", style=SEVERITY_STYLE[f.severity])
+            line.append(f" {where:<18} " if where else " " * 20, style="dim")
+            line.append(f.message)
+            line.append(f"  {f.rule_id}", style="dim")
+            console.print(line)
+            if f.threats:
+                console.print(Text(f"  {'':<28}threatens: {', '.join(f.threats)}", style="dim"))
+        console.print()
+    covered = Text(
+        f"scanned {result.files:,} file(s), {result.bytes / 1e6:,.1f} MB with {len(result.scanners)} scanner(s)",
+        style="dim",
+    )
+    if result.silenced:
+        covered.append(f"; {result.silenced} silenced by pragma", style="dim")
+    if result.baselined:
+        covered.append(f"; {result.baselined} already in the baseline", style="dim")
+    console.print(covered)
+    for missing in result.skipped_scanners:
+        console.print(Text(f"scanner not available: {missing}", style="yellow"))
+    console.print(_summary_line(result.findings))
+
+
 def print_assessment(console: Console, a: Assessment, *, audience: str = "developer") -> None:
-    """An assessment: the threat model, then anything other analyzers found."""
+    """An assessment: the threat model, then what the other analyzers found."""
     if a.threat_model is not None:
         print_threat_model(console, a.threat_model, audience=audience)
+    known = {(f.fingerprint, f.message) for f in a.threat_model.findings} if a.threat_model else set()
+    others = [f for f in a.findings if (f.fingerprint, f.message) not in known]
+    if "scan" in a.analyzers:
+        title = f"Scan of {a.scanned_files:,} file(s): credentials, model files, code, notebooks"
+        if others and audience != "leadership":
+            print_findings(console, others, title=title)
+        elif others:
+            console.print(Text(title + ": ", style="bold"), _summary_line(others))
+        else:
+            console.print(Text(title + ": nothing found", style="green"))
     for name in a.skipped:
-        console.print(Text(f"skipped: {name}", style="dim"))
+        console.print(Text(f"skipped: {name}", style="dim"), soft_wrap=True)

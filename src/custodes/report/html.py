@@ -100,6 +100,21 @@ def render_assessment_html(a: Assessment, *, audience: str = "developer") -> str
     return _render(ctx)
 
 
+def render_findings_html(findings: Sequence[Finding], *, title: str) -> str:
+    """Findings alone (a scan), in the same self-contained page as the reports."""
+    ctx: dict[str, object] = {
+        "audience": "developer",
+        "audience_title": _AUDIENCE_TITLE["developer"],
+        "version": __version__,
+        "tm": None,
+        "title": title,
+        "assessment": None,
+        "findings": _finding_rows(findings),
+        "severity_counts": count_by_severity(findings),
+    }
+    return _render(ctx)
+
+
 def _render(ctx: dict[str, object]) -> str:
     return _env().get_template("report.html.j2").render(**ctx)
 
@@ -178,6 +193,8 @@ def _finding_rows(findings: Sequence[Finding]) -> list[dict[str, object]]:
         where = ""
         if loc is not None:
             where = loc.path + (f":{loc.line}" if loc.line else "")
+            if loc.cell is not None:
+                where += f" (cell {loc.cell}{', output' if loc.in_output else ''})"
         rows.append(
             {
                 "severity": f.severity.value,

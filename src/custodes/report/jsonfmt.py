@@ -12,9 +12,16 @@ from typing import Any
 from custodes import __version__
 from custodes.assess import Assessment
 from custodes.findings import Finding, count_by_severity
+from custodes.scan.engine import ScanResult
 from custodes.threatmodel.model import Question, Risk, ThreatInstance, ThreatModel
 
-__all__ = ["assessment_document", "finding_dict", "findings_document", "threat_model_document"]
+__all__ = [
+    "assessment_document",
+    "finding_dict",
+    "findings_document",
+    "scan_document",
+    "threat_model_document",
+]
 
 SCHEMA_VERSION = 1
 
@@ -51,6 +58,20 @@ def findings_document(findings: Sequence[Finding]) -> dict[str, Any]:
         "findings": [finding_dict(f) for f in findings],
         "summary": {"total": len(findings), "by_severity": count_by_severity(findings)},
     }
+
+
+def scan_document(result: ScanResult) -> dict[str, Any]:
+    """``custodes scan --format json``: the findings contract plus what the scan covered."""
+    doc = findings_document(result.findings)
+    doc["summary"].update(
+        files=result.files,
+        bytes=result.bytes,
+        scanners=list(result.scanners),
+        skipped_scanners=list(result.skipped_scanners),
+        silenced=result.silenced,
+        baselined=result.baselined,
+    )
+    return doc
 
 
 def _risk(r: Risk) -> dict[str, Any]:

@@ -101,6 +101,11 @@ def render_assessment_markdown(a: Assessment, *, audience: str = "developer") ->
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_findings_markdown(findings: Sequence[Finding], *, title: str) -> str:
+    """Findings alone (a scan), as a Markdown table a pull request can carry."""
+    return "\n".join([f"# {md(title)}", "", *_findings(findings)]).rstrip() + "\n"
+
+
 # -- developer and data-scientist ---------------------------------------------------------
 
 

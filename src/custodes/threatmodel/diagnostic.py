@@ -21,7 +21,7 @@ from custodes.threatmodel.coverage import ControlIndex
 from custodes.threatmodel.model import Answer, DiagnosticLoop, Gap, Question, ScaleImpact
 from custodes.threatmodel.rules.base import Context
 
-__all__ = ["diagnose"]
+__all__ = ["diagnose", "with_evidence"]
 
 Check = tuple[str, list[str], list[Gap]]
 
@@ -72,7 +72,7 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
         )
     else:
         passed.append(
-            f"access control declared on all {len(model.endpoints)} endpoint(s) and "
+            f"access control: declared on all {len(model.endpoints)} endpoint(s) and "
             f"{len(model.stores)} store(s)"
         )
     weak_actors = [
@@ -100,7 +100,7 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
             )
         )
     else:
-        passed.append("credentials come from a secret manager or the environment in every notebook")
+        passed.append("credential management: credentials come from a secret manager or the environment in every notebook")
 
     if not model.dependencies:
         gaps.append(Gap("dependency map", "no external dependencies declared: the map is missing"))
@@ -124,7 +124,7 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
                 )
             )
         else:
-            passed.append(f"{len(model.dependencies)} dependencies declared and pinned")
+            passed.append(f"dependency map: {len(model.dependencies)} dependencies declared and pinned")
 
     exposed = [
         n.id
@@ -142,11 +142,11 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
             )
         )
     else:
-        passed.append("development environments are secured where they reach production data")
+        passed.append("development environment: secured where they reach production data")
     return Question(
         1,
         "Is it secure?",
-        _answer(gaps, {"access control", "credential management"}),
+        _answer(gaps, _BLOCKING[1]),
         tuple(passed),
         tuple(gaps),
     )
@@ -172,7 +172,7 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
             )
         )
     else:
-        passed.append(f"data quality control covers all {len(risky)} untrusted training source(s)")
+        passed.append(f"data monitoring: data quality control covers all {len(risky)} untrusted training source(s)")
 
     served = sorted({m for ep in model.endpoints for m in ep.serves})
     blind = [m for m in served if _needs(ctx, controls, "CONTINUOUSVALIDATION", m)]
@@ -181,7 +181,7 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
             Gap("output monitoring", "served models without continuous validation", tuple(blind))
         )
     else:
-        passed.append(f"continuous validation covers {len(served)} served model(s)")
+        passed.append(f"output monitoring: continuous validation covers {len(served)} served model(s)")
 
     unlogged = [ep.id for _n, ep in ctx.endpoints() if _needs(ctx, controls, "MONITORUSE", ep.id)]
     if unlogged:
@@ -189,7 +189,7 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
             Gap("access monitoring", "endpoints whose use is not monitored", tuple(unlogged))
         )
     else:
-        passed.append("use of every endpoint is monitored")
+        passed.append("access monitoring: use of every endpoint is monitored")
 
     ownerless = [c.id for c in model.controls if not c.owner]
     if not model.system.owner:
@@ -197,7 +197,7 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
     if ownerless:
         gaps.append(Gap("owners", "no owner recorded", tuple(ownerless)))
     else:
-        passed.append("the system and every control have an owner")
+        passed.append("owners: the system and every control have an owner")
 
     no_response = [c.id for c in model.controls if c.status == "implemented" and c.response is None]
     if no_response or not model.controls:
@@ -211,11 +211,11 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
             )
         )
     else:
-        passed.append("every implemented control says what we do and whom we escalate to")
+        passed.append("documented responses: every implemented control says what we do and whom we escalate to")
     return Question(
         2,
         "Can we operationalize it?",
-        _answer(gaps, {"data monitoring", "output monitoring"}),
+        _answer(gaps, _BLOCKING[2]),
         tuple(passed),
         tuple(gaps),
     )
@@ -243,7 +243,7 @@ def _scales(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> Questio
             )
         )
     else:
-        passed.append("every untrusted source passes an automated validation step")
+        passed.append("automated validation: every untrusted source passes an automated validation step")
 
     unlimited = [
         ep.id
@@ -262,7 +262,7 @@ def _scales(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> Questio
             )
         )
     else:
-        passed.append("every outside-facing endpoint is rate-limited")
+        passed.append("rate limits: every outside-facing endpoint is rate-limited")
 
     if scale.wrong is not None and scale.consequence in ("high", "critical"):
         unreviewed = [o.id for o in model.outputs if isinstance(o, Output) and not o.human_review]
@@ -276,7 +276,7 @@ def _scales(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> Questio
                 )
             )
         else:
-            passed.append(f"{sentence}; outputs are reviewed by a person")
+            passed.append(f"error impact at scale: {sentence}; outputs are reviewed by a person")
     elif scale.wrong is None:
         gaps.append(
             Gap(
@@ -285,14 +285,43 @@ def _scales(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> Questio
             )
         )
     else:
-        passed.append(f"{scale.sentence} at {scale.consequence} consequence")
+        passed.append(f"error impact at scale: {scale.sentence} at {scale.consequence} consequence")
     return Question(
         3,
         "Does it scale?",
-        _answer(gaps, {"error impact at scale", "automated validation"}),
+        _answer(gaps, _BLOCKING[3]),
         tuple(passed),
         tuple(gaps),
     )
+
+
+_BLOCKING = {
+    1: {"access control", "credential management"},
+    2: {"data monitoring", "output monitoring"},
+    3: {"error impact at scale", "automated validation"},
+}
+
+
+def _with_back_links(questions: list[Question]) -> DiagnosticLoop:
+    answered: list[Question] = []
+    for q in questions:
+        back = next((p.number for p in answered if p.answer == "no"), None)
+        answered.append(
+            Question(q.number, q.title, q.answer, q.passed, q.gaps, back_to=back if q.answer != "yes" else None)
+        )
+    return DiagnosticLoop(tuple(answered))
+
+
+def with_evidence(loop: DiagnosticLoop, extra: dict[int, list[Gap]]) -> DiagnosticLoop:
+    """The loop with gaps other analyzers proved (a leaked key is a credential-management gap
+    whatever custodes.yaml claims), answers and go-back links recomputed."""
+    questions = []
+    for q in loop.questions:
+        gaps = list(q.gaps) + extra.get(q.number, [])
+        checks = {g.check for g in extra.get(q.number, [])}
+        passed = tuple(p for p in q.passed if p.split(":", 1)[0] not in checks)
+        questions.append(Question(q.number, q.title, _answer(gaps, _BLOCKING[q.number]), passed, tuple(gaps)))
+    return _with_back_links(questions)
 
 
 def diagnose(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> DiagnosticLoop:
@@ -302,11 +331,4 @@ def diagnose(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> Diagno
         lambda: _operational(ctx, controls),
         lambda: _scales(ctx, controls, scale),
     ]
-    answered: list[Question] = []
-    for step in steps:
-        q = step()
-        back = next((p.number for p in answered if p.answer == "no"), None)
-        if back is not None and q.answer != "yes":
-            q = Question(q.number, q.title, q.answer, q.passed, q.gaps, back_to=back)
-        answered.append(q)
-    return DiagnosticLoop(tuple(answered))
+    return _with_back_links([step() for step in steps])

@@ -1,0 +1,171 @@
+"""Run the scanners over files: in parallel, bounded, with pragmas applied.
+
+Files are split into batches handed to worker processes (two cores scan twice as
+fast, and a scanner that crashes on one file loses that file only). A scanner's bug
+becomes a finding that says so rather than aborting the scan: a security scan that
+stops at the first odd file hides everything after it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from custodes.errors import CustodesError
+from custodes.findings import Category, Finding, Location, RuleId, Severity
+from custodes.scan.interface import ScanContext, Target
+from custodes.scan.pragma import silenced
+from custodes.scan.registry import load_scanners
+
+__all__ = ["ScanResult", "scan_targets"]
+
+BATCH_FILES = 64
+BATCH_BYTES = 64 * 1024 * 1024
+#: Below this many files a pool costs more to start than it saves.
+PARALLEL_FROM = 48
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan found, and what it could not look at."""
+
+    findings: tuple[Finding, ...]
+    files: int
+    bytes: int
+    scanners: tuple[str, ...]
+    skipped_scanners: tuple[str, ...] = ()
+    silenced: int = 0
+    """Findings silenced by an inline pragma."""
+    baselined: int = 0
+    """Findings already recorded in the baseline."""
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _line_text(path: Path, line: int, cache: dict[Path, list[bytes]]) -> str:
+    if path not in cache:
+        try:
+            with path.open("rb") as fh:
+                cache[path] = fh.read(64 * 1024 * 1024).splitlines()
+        except OSError:
+            cache[path] = []
+    lines = cache[path]
+    if 0 < line <= len(lines):
+        return lines[line - 1].decode("utf-8", "replace")
+    return ""
+
+
+def _scan_batch(
+    batch: Sequence[Target], ctx: ScanContext, only: set[str] | None, skip: set[str] | None
+) -> tuple[list[Finding], int]:
+    scanners, _missing = load_scanners(only, skip)
+    found: list[Finding] = []
+    silenced_count = 0
+    cache: dict[Path, list[bytes]] = {}
+    for target in batch:
+        for scanner in scanners:
+            try:
+                if not scanner.wants(target):
+                    continue
+                results = list(scanner.scan(target, ctx))
+            except CustodesError as exc:
+                results = [_problem(target, scanner.name, exc.message, Severity.LOW, "SCAN-UNREADABLE")]
+            except Exception as exc:  # a scanner bug must not end the scan
+                results = [
+                    _problem(
+                        target,
+                        scanner.name,
+                        f"scanner {scanner.name} failed on this file ({type(exc).__name__}: {exc}); "
+                        "it was not fully inspected",
+                        Severity.MEDIUM,
+                        "SCAN-INTERNAL-ERROR",
+                    )
+                ]
+            for f in results:
+                loc = f.location
+                if loc is not None and loc.line and silenced(_line_text(target.path, loc.line, cache), f.rule_id):
+                    silenced_count += 1
+                    continue
+                found.append(f)
+        cache.clear()
+    return found, silenced_count
+
+
+def _problem(target: Target, scanner: str, message: str, severity: Severity, rule: str) -> Finding:
+    return Finding(
+        rule_id=RuleId(rule),
+        category=Category.ARTIFACT if scanner.startswith("artifacts") else Category.DEPENDENCY,
+        severity=severity,
+        message=message,
+        location=Location(path=target.display),
+        subject=scanner,
+    )
+
+
+def _batches(targets: Iterable[Target]) -> Iterable[list[Target]]:
+    batch: list[Target] = []
+    size = 0
+    for t in targets:
+        batch.append(t)
+        size += t.size
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def scan_targets(
+    targets: Sequence[Target],
+    ctx: ScanContext,
+    *,
+    only: set[str] | None = None,
+    skip: set[str] | None = None,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScanResult:
+    """Scan files; ``progress(files_done, bytes_done)`` is called as batches finish."""
+    scanners, missing = load_scanners(only, skip)
+    jobs = jobs or os.cpu_count() or 1
+    findings: list[Finding] = []
+    silenced_total = 0
+    done_files = done_bytes = 0
+    batches = list(_batches(targets))
+    if jobs > 1 and len(targets) >= PARALLEL_FROM and len(batches) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [(b, pool.submit(_scan_batch, b, ctx, only, skip)) for b in batches]
+            for batch, fut in futures:
+                got, quiet = fut.result()
+                findings.extend(got)
+                silenced_total += quiet
+                done_files += len(batch)
+                done_bytes += sum(t.size for t in batch)
+                if progress:
+                    progress(done_files, done_bytes)
+    else:
+        for batch in batches:
+            got, quiet = _scan_batch(batch, ctx, only, skip)
+            findings.extend(got)
+            silenced_total += quiet
+            done_files += len(batch)
+            done_bytes += sum(t.size for t in batch)
+            if progress:
+                progress(done_files, done_bytes)
+    findings.sort(
+        key=lambda f: (
+            f.location.path if f.location else "",
+            f.location.line or 0 if f.location else 0,
+            -f.severity.rank,
+            f.rule_id,
+        )
+    )
+    return ScanResult(
+        findings=tuple(findings),
+        files=len(targets),
+        bytes=sum(t.size for t in targets),
+        scanners=tuple(s.name for s in scanners),
+        skipped_scanners=tuple(missing),
+        silenced=silenced_total,
+    )

@@ -1,0 +1,1 @@
+"""Jupyter notebooks: a bounded, non-executing reader and governance checks."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +45,12 @@ def iter_added_hunks(root: Path, timeout: float = 3600) -> Iterator[Hunk]:
         "--no-ext-diff", "--no-textconv", "--unified=0", "--diff-filter=AM",
         f"--format={_COMMIT}%H%x1f%an%x1f%aI",
     ]
+    # stderr goes to a file: a pipe nobody reads can fill and stall git.
+    errors = tempfile.TemporaryFile()
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
     except OSError as exc:
+        errors.close()
         raise InputError(f"cannot run git: {exc.strerror}", path=root) from None
     assert proc.stdout is not None
     commit = author = date = ""
@@ -87,8 +91,10 @@ def iter_added_hunks(root: Path, timeout: float = 3600) -> Iterator[Hunk]:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
+    errors.seek(0)
+    err = errors.read(4096).decode("utf-8", "replace").strip()
+    errors.close()
     if proc.returncode not in (0, None):
-        err = proc.stderr.read().decode("utf-8", "replace").strip() if proc.stderr else ""
         raise InputError(f"git log failed: {err[:200]}", path=root)
 
 

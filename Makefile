@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 APT_PACKAGES := graphviz
 
-.PHONY: demo test lint fmt bench sysdeps venv clean
+.PHONY: demo test lint fmt bench fuzz sysdeps venv clean
 
 # Debian packages: graphviz renders the data-flow diagram (dot -> SVG).
 sysdeps:
@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,lint]'
+	# The CPU wheel of torch, for real .pt fixtures; any other torch spec pulls GBs of CUDA.
+	$(BIN)/python -m pip install -q torch==2.13.0
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -45,6 +47,14 @@ test: sysdeps venv lint
 
 bench: sysdeps venv
 	$(BIN)/python benchmarks/bench_threatmodel.py
+	$(BIN)/python benchmarks/bench_secrets.py
+
+# Long fuzzing campaigns (FUZZ_SECONDS per target, default 600): not part of `make test`.
+FUZZ_SECONDS ?= 600
+fuzz: venv
+	$(BIN)/python -m pip install -q 'atheris>=2.3' || echo 'atheris unavailable: the fuzz targets fall back to hypothesis'
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python benchmarks/fuzz_pickle.py
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python benchmarks/fuzz_notebook.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

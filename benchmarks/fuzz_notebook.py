@@ -15,6 +15,7 @@ import contextlib
 import os
 import resource
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -33,7 +34,7 @@ else:
 
 MAX_BYTES = 4 * 1024 * 1024
 SECONDS = float(os.environ.get("FUZZ_SECONDS", "60"))
-INPUT_SECONDS = float(os.environ.get("FUZZ_INPUT_SECONDS", "2"))
+INPUT_SECONDS = float(os.environ.get("FUZZ_INPUT_SECONDS", "30"))
 
 
 def seed() -> bytes:
@@ -72,7 +73,8 @@ def one_input(data: bytes) -> None:
 
 def run_atheris() -> None:
     """Coverage-guided fuzzing with libFuzzer; stops after FUZZ_SECONDS."""
-    corpus = os.path.join(os.path.dirname(__file__), ".fuzz_notebook_corpus")
+    default = os.path.join(tempfile.gettempdir(), "custodes-fuzz-notebook")
+    corpus = os.environ.get("FUZZ_CORPUS", default)
     os.makedirs(corpus, exist_ok=True)
     with open(os.path.join(corpus, "seed.ipynb"), "wb") as fh:
         fh.write(seed())

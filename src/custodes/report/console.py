@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -175,19 +176,18 @@ def print_scan(console: Console, result: ScanResult) -> None:
         console.print(Text(path, style="bold underline"), soft_wrap=True)
         for f in items:
             loc = f.location
-            where = ""
+            head = Text("  ")
+            head.append(f"{f.severity.value:<9}", style=SEVERITY_STYLE[f.severity])
             if loc is not None and loc.line:
-                where = f"{loc.line}"
+                where = f"line {loc.line}"
                 if loc.cell is not None:
-                    where += f" cell {loc.cell}" + (" output" if loc.in_output else "")
-            line = Text("  ")
-            line.append(f"{f.severity.value:<8}", style=SEVERITY_STYLE[f.severity])
-            line.append(f" {where:<18} " if where else " " * 20, style="dim")
-            line.append(f.message)
-            line.append(f"  {f.rule_id}", style="dim")
-            console.print(line)
+                    where += f", cell {loc.cell}" + (" output" if loc.in_output else "")
+                head.append(f"{where}  ")
+            head.append(f.rule_id, style="dim")
+            console.print(head, soft_wrap=True)
+            console.print(Padding(Text(f.message), (0, 0, 0, 6)))
             if f.threats:
-                console.print(Text(f"  {'':<28}threatens: {', '.join(f.threats)}", style="dim"))
+                console.print(Padding(Text(f"threatens {', '.join(f.threats)}", style="dim"), (0, 0, 0, 6)))
         console.print()
     covered = Text(
         f"scanned {result.files:,} file(s), {result.bytes / 1e6:,.1f} MB with {len(result.scanners)} scanner(s)",

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from custodes.findings import Category, Finding, Location, RuleId, Severity
 from custodes.scan.artifacts import protobuf as pb
+from custodes.scan.artifacts.sniff import Format, sniff
 from custodes.scan.interface import ScanContext, Scanner, Target
 
 __all__ = ["OnnxScanner", "looks_like_onnx"]
@@ -82,7 +83,7 @@ class OnnxScanner(Scanner):
 
     def wants(self, target: Target) -> bool:
         """ONNX is recognised from its first fields, not its extension."""
-        return looks_like_onnx(target.head)
+        return sniff(target.head) is Format.ONNX or looks_like_onnx(target.head)
 
     def scan(self, target: Target, ctx: ScanContext) -> Iterator[Finding]:
         """Walk graphs, subgraphs and functions; report what a loader would trust."""

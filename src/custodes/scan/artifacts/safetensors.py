@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from custodes.findings import Category, Finding, Location, RuleId, Severity
+from custodes.scan.artifacts.sniff import Format, sniff
 from custodes.scan.interface import ScanContext, Scanner, Target
 
 __all__ = ["DTYPE_BITS", "SafetensorsScanner", "header_problems", "looks_like_safetensors"]
@@ -159,7 +160,9 @@ class SafetensorsScanner(Scanner):
 
     def wants(self, target: Target) -> bool:
         """Recognised by its length-prefixed JSON header, not by the extension."""
-        return looks_like_safetensors(target.head, target.size)
+        return looks_like_safetensors(target.head, target.size) or (
+            sniff(target.head) is Format.SAFETENSORS
+        )
 
     def scan(self, target: Target, ctx: ScanContext) -> Iterator[Finding]:
         """Read the header only (bounded) and report each inconsistency once."""

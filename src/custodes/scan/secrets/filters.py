@@ -35,14 +35,20 @@ KNOWN_EXAMPLES = frozenset(
     }
 )
 
-# Words that mark a value as a stand-in: a person is meant to replace it.
-_PLACEHOLDER_WORDS = re.compile(
-    r"example|sample|placeholder|changeme|change_me|change-me|replace|your[_\-. ]?|"
-    r"insert|dummy|fake|redacted|xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|\$[A-Z_]|"
-    r"secret_here|_here\b|goes[_\-]here|todo|fixme|notreal|not[_\-]a[_\-]real|"
-    r"000000000|123456789|abcdef(?:gh|123)|qwerty|letmein|testtest",
+# Marks of a template or a stand-in, wherever they sit in a value.
+_PLACEHOLDER_MARKS = re.compile(
+    r"xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(|\$[A-Z_]|000000000|123456789|abcdef(?:gh|123)",
     re.IGNORECASE,
 )
+# Words that mark a stand-in when they stand alone or the value is short: a long random
+# token may contain "fake" or "todo" by chance and is still a key.
+_PLACEHOLDER_WORDS = re.compile(
+    r"example|sample|placeholder|changeme|change[_\-]me|replace|your|insert|dummy|fake|"
+    r"redacted|secret[_\-]?here|here|goes[_\-]here|todo|fixme|notreal|not[_\-]a[_\-]real|"
+    r"qwerty|letmein|testtest|foobar",
+    re.IGNORECASE,
+)
+_ALONE = re.compile(r"(?<![A-Za-z])(?:" + _PLACEHOLDER_WORDS.pattern + r")(?![a-z])", re.IGNORECASE)
 
 # Whole values that are never a secret, whatever the variable is called.
 _TRIVIAL = frozenset(
@@ -111,7 +117,10 @@ def is_example_or_placeholder(value: str) -> bool:
         return True
     if value.lower().strip("'\"") in _TRIVIAL:
         return True
-    if _PLACEHOLDER_WORDS.search(value) or _ENV_LOOKUP.search(value):
+    if _PLACEHOLDER_MARKS.search(value) or _ENV_LOOKUP.search(value):
+        return True
+    words = _PLACEHOLDER_WORDS if len(value) <= 24 else _ALONE
+    if words.search(value):
         return True
     stripped = value.strip("-_=.*x")
     return len(set(stripped)) <= 2  # "xxxxxxxx", "aaaa1111", "----"

@@ -1,0 +1,155 @@
+"""Credential scanning: custodes beside kingfisher and detect-secrets on one generated corpus.
+
+Generates a labelled corpus (tests/corpus/secrets_gen.py), then times each tool over it
+and scores it against the labels by (file, line). Tools that are not installed are
+skipped. Not part of the test suite.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_secrets.py --files 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from custodes.scan.interface import HEAD_BYTES, ScanContext, Target
+from custodes.scan.secrets import SecretsScanner, hyperscan_available
+
+GEN = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "secrets_gen.py"
+
+
+def _gen():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("secrets_gen", GEN)
+    assert spec
+    assert spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run_custodes(root: Path) -> tuple[set[tuple[str, int]], float, float]:
+    scanner, ctx = SecretsScanner(), ScanContext()
+    found: set[tuple[str, int]] = set()
+    t0 = time.perf_counter()
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name == "labels.json":
+            continue
+        rel = path.relative_to(root).as_posix()
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+        target = Target(path, rel, path.stat().st_size, head)
+        if scanner.wants(target):
+            for f in scanner.scan(target, ctx):
+                if f.location and f.location.line:
+                    found.add((rel, f.location.line))
+    dt = time.perf_counter() - t0
+    # tracemalloc would slow the scan several-fold; the process high-water mark is honest.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    return found, dt, peak
+
+
+def _child(cmd: list[str]) -> tuple[str, float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    dt = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss is the max over all children so far: exact for the first big child.
+    return proc.stdout, dt, max(peak, before) / 1e3
+
+
+def run_kingfisher(root: Path) -> tuple[set[tuple[str, int]], float, float] | None:
+    exe = shutil.which("kingfisher") or str(Path(sys.executable).parent / "kingfisher")
+    if not Path(exe).exists():
+        return None
+    out, dt, mem = _child(
+        [exe, "scan", str(root), "--format", "json", "--no-validate", "--no-update-check"]
+    )
+    found: set[tuple[str, int]] = set()
+    for line in out.splitlines():
+        line = line.strip()
+        if not line.startswith(("{", "[")):
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        items = doc if isinstance(doc, list) else doc.get("findings")
+        if not isinstance(items, list):
+            continue  # a summary record
+        for item in items:
+            f = item.get("finding", item)
+            path, ln = f.get("path"), f.get("line")
+            if path and ln:
+                found.add((Path(path).resolve().relative_to(root.resolve()).as_posix(), int(ln)))
+    return found, dt, mem
+
+
+def run_detect_secrets(root: Path) -> tuple[set[tuple[str, int]], float, float] | None:
+    exe = shutil.which("detect-secrets") or str(Path(sys.executable).parent / "detect-secrets")
+    if not Path(exe).exists():
+        return None
+    out, dt, mem = _child([exe, "scan", "--all-files", str(root)])
+    found: set[tuple[str, int]] = set()
+    results = json.loads(out or "{}").get("results", {})
+    for path, items in results.items():
+        rel = (
+            Path(path).resolve().relative_to(root.resolve()).as_posix()
+            if Path(path).is_absolute()
+            else Path(path).relative_to(root).as_posix()
+            if path.startswith(str(root))
+            else path
+        )
+        for it in items:
+            found.add((rel, int(it["line_number"])))
+    return found, dt, mem
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--dir", type=Path, default=None, help="corpus directory (default: a temp dir)")
+    ap.add_argument(
+        "--skip", nargs="*", default=[], help="tools to skip: kingfisher detect-secrets"
+    )
+    args = ap.parse_args()
+    gen = _gen()
+    root = args.dir or Path(tempfile.mkdtemp(prefix="secrets-corpus-"))
+    t0 = time.perf_counter()
+    labels = gen.generate(root, files=args.files, seed=args.seed)
+    mb = labels["bytes"] / 1e6
+    print(
+        f"corpus: {root} {args.files} files, {mb:.1f} MB, {len(labels['secrets'])} planted "
+        f"secrets (generated in {time.perf_counter() - t0:.1f}s); hyperscan={hyperscan_available()}"
+    )
+    tools = {"custodes": lambda: run_custodes(root)}
+    if "kingfisher" not in args.skip:
+        tools["kingfisher"] = lambda: run_kingfisher(root)
+    if "detect-secrets" not in args.skip:
+        tools["detect-secrets"] = lambda: run_detect_secrets(root)
+    print(
+        f"{'tool':<16}{'files/s':>10}{'MB/s':>9}{'peak MB':>9}{'recall':>8}{'precision':>10}{'misses':>8}{'FPs':>7}"
+    )
+    for name, fn in tools.items():
+        res = fn()
+        if res is None:
+            print(f"{name:<16} not installed")
+            continue
+        found, dt, peak = res
+        rec, prec, miss, fps = gen.score(labels, found)
+        print(
+            f"{name:<16}{args.files / dt:>10.0f}{mb / dt:>9.1f}{peak:>9.0f}{rec:>8.3f}{prec:>10.3f}{miss:>8}{fps:>7}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -46,6 +46,7 @@ test: sysdeps venv lint
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: sysdeps venv
+	$(BIN)/python -m pip install -q 'kingfisher-bin>=2.14' 'detect-secrets>=1.5'
 	$(BIN)/python benchmarks/bench_threatmodel.py
 	$(BIN)/python benchmarks/bench_secrets.py
 

@@ -56,13 +56,14 @@ def run_custodes(root: Path) -> tuple[set[tuple[str, int]], float, float]:
     return found, dt, peak
 
 
-def _child(cmd: list[str]) -> tuple[str, float, float]:
+def _child(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
     dt = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss is the max over all children so far: exact for the first big child.
+    # ru_maxrss of children is the max over all children so far: exact for the first
+    # child, an upper bound for later ones.
     return proc.stdout, dt, max(peak, before) / 1e3
 
 
@@ -97,19 +98,11 @@ def run_detect_secrets(root: Path) -> tuple[set[tuple[str, int]], float, float] 
     exe = shutil.which("detect-secrets") or str(Path(sys.executable).parent / "detect-secrets")
     if not Path(exe).exists():
         return None
-    out, dt, mem = _child([exe, "scan", "--all-files", str(root)])
+    # detect-secrets reports nothing for an absolute path outside the cwd: run it inside.
+    out, dt, mem = _child([exe, "scan", "--all-files", "."], cwd=root)
     found: set[tuple[str, int]] = set()
-    results = json.loads(out or "{}").get("results", {})
-    for path, items in results.items():
-        rel = (
-            Path(path).resolve().relative_to(root.resolve()).as_posix()
-            if Path(path).is_absolute()
-            else Path(path).relative_to(root).as_posix()
-            if path.startswith(str(root))
-            else path
-        )
-        for it in items:
-            found.add((rel, int(it["line_number"])))
+    for path, items in json.loads(out or "{}").get("results", {}).items():
+        found.update((Path(path).as_posix(), int(it["line_number"])) for it in items)
     return found, dt, mem
 
 

@@ -222,7 +222,8 @@ def test_console_format_with_output_is_a_usage_error(
 ) -> None:
     path = write_system(SYSTEM)
     r = cli("threat-model", path, "-o", tmp_path / "x.txt")
-    assert r.code == 2 and "--output needs" in r.err
+    assert r.code == 2
+    assert "--output needs" in r.err
 
 
 def test_scale_sentence_keeps_significant_decimals(write_system: Callable[[str], Path]) -> None:

@@ -66,11 +66,19 @@ def scan_gaps(findings: Sequence[Finding]) -> dict[int, list[Gap]]:
     secrets = [f for f in serious if f.category is Category.SECRET]
     artifacts = [f for f in serious if f.category is Category.ARTIFACT]
     unsafe = [f for f in serious if f.category is Category.DEPENDENCY]
-    notebooks = [f for f in findings if f.category is Category.NOTEBOOK and f.severity.at_least(Severity.MEDIUM)]
+    notebooks = [
+        f
+        for f in findings
+        if f.category is Category.NOTEBOOK and f.severity.at_least(Severity.MEDIUM)
+    ]
     gaps: dict[int, list[Gap]] = {1: [], 2: [], 3: []}
     if secrets:
         gaps[1].append(
-            Gap("credential management", f"{len(secrets)} hard-coded credential(s) found by custodes scan", _files(secrets))
+            Gap(
+                "credential management",
+                f"{len(secrets)} hard-coded credential(s) found by custodes scan",
+                _files(secrets),
+            )
         )
     if artifacts or unsafe:
         gaps[1].append(
@@ -83,7 +91,11 @@ def scan_gaps(findings: Sequence[Finding]) -> dict[int, list[Gap]]:
         )
     if notebooks:
         gaps[1].append(
-            Gap("development environment", f"{len(notebooks)} notebook governance finding(s)", _files(notebooks))
+            Gap(
+                "development environment",
+                f"{len(notebooks)} notebook governance finding(s)",
+                _files(notebooks),
+            )
         )
     return gaps
 
@@ -103,7 +115,9 @@ def assess(project: Path, *, today: date | None = None, scan: bool = True) -> As
         tm = analyze(load_system(system_file), today=today, root=root)
         analyzers.append("threat-model")
     else:
-        skipped.append(f"threat-model: no {SYSTEM_FILE} in {root} (write one with: custodes init {root})")
+        skipped.append(
+            f"threat-model: no {SYSTEM_FILE} in {root} (write one with: custodes init {root})"
+        )
     scanned = 0
     if scan:
         from custodes.scan import run_scan

@@ -16,6 +16,7 @@ __all__ = [
     "func",
     "nested_message",
     "node",
+    "onnx_nested_subgraphs",
     "savedmodel",
     "varint",
 ]
@@ -95,7 +96,10 @@ def benign_tf1() -> bytes:
 def benign_tf2() -> bytes:
     """A TF2-style model: work in functions, checkpoint ops in the traced save/restore."""
     return savedmodel(
-        [node("saver_filename", "Placeholder"), node("StatefulPartitionedCall", "StatefulPartitionedCall")],
+        [
+            node("saver_filename", "Placeholder"),
+            node("StatefulPartitionedCall", "StatefulPartitionedCall"),
+        ],
         functions=[
             func("__inference_serve_42", [node("dense/MatMul", "MatMul"), node("Relu", "Relu")]),
             func(
@@ -111,7 +115,9 @@ def pyfunc_in_function() -> bytes:
     """An EagerPyFunc hidden inside a serving function (tf.py_function)."""
     return savedmodel(
         [node("x", "Placeholder")],
-        functions=[func("__inference_serve_7", [node("EagerPyFunc", "EagerPyFunc", {"token": "pyfunc_0"})])],
+        functions=[
+            func("__inference_serve_7", [node("EagerPyFunc", "EagerPyFunc", {"token": "pyfunc_0"})])
+        ],
     )
 
 
@@ -138,6 +144,15 @@ def nested_message(depth: int) -> bytes:
     for _ in range(depth):
         inner = _len(1, inner)
     return _int(1, 1) + _len(2, _len(1, inner))
+
+
+def onnx_nested_subgraphs(depth: int) -> bytes:
+    """An ONNX ModelProto whose If-node subgraphs nest ``depth`` levels (onnx refuses ~30)."""
+    graph = b""
+    for _ in range(depth):
+        attr = _len(1, b"then_branch") + _int(20, 5) + _len(6, graph)
+        graph = _len(1, _len(4, b"If") + _len(5, attr))
+    return _int(1, 8) + _len(7, graph) + _len(8, _len(1, b"") + _int(2, 17))
 
 
 def main(out: Path) -> None:

@@ -85,7 +85,8 @@ def test_baseline_keeps_only_new_findings_even_when_lines_move(tmp_path: Path) -
     base = tmp_path / ".custodes-baseline.json"
     write_baseline(base, run_scan([tmp_path], jobs=1).findings)
     doc = json.loads(base.read_text())
-    assert doc["format"] == "custodes-baseline" and len(doc["findings"]) == 1
+    assert doc["format"] == "custodes-baseline"
+    assert len(doc["findings"]) == 1
     src.write_text("header\n\nLEAK-old\nLEAK-new\n")
     os.chdir(tmp_path)  # a different working directory must not change identities
     result = run_scan([Path(".")], baseline=base, jobs=1)
@@ -97,9 +98,11 @@ def test_bad_baseline_is_exit_2(cli: Callable[..., Result], tmp_path: Path) -> N
     bad = tmp_path / "b.json"
     bad.write_text("{not json")
     r = cli("scan", tmp_path, "--baseline", bad)
-    assert r.code == 2 and "not a readable baseline" in r.err
+    assert r.code == 2
+    assert "not a readable baseline" in r.err
     r = cli("scan", tmp_path, "--update-baseline")
-    assert r.code == 2 and "--update-baseline needs --baseline" in r.err
+    assert r.code == 2
+    assert "--update-baseline needs --baseline" in r.err
 
 
 def test_cli_update_baseline_then_clean(cli: Callable[..., Result], tmp_path: Path) -> None:
@@ -114,7 +117,8 @@ def test_cli_update_baseline_then_clean(cli: Callable[..., Result], tmp_path: Pa
 
 def test_unknown_scanner_name_is_usage_error(cli: Callable[..., Result], tmp_path: Path) -> None:
     r = cli("scan", tmp_path, "--only", "secretz")
-    assert r.code == 2 and "unknown scanner 'secretz'" in r.err
+    assert r.code == 2
+    assert "unknown scanner 'secretz'" in r.err
 
 
 def test_json_contract(cli: Callable[..., Result], tmp_path: Path) -> None:

@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from custodes import __version__
 from custodes.cli.common import (
@@ -31,23 +38,36 @@ __all__ = ["scan_command"]
 
 def scan_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to scan.")],
-    fmt: Annotated[FindingsFormat, typer.Option("--format", "-f", help="Output format.")] = FindingsFormat.console,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    fmt: Annotated[
+        FindingsFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = FindingsFormat.console,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
     fail_on: Annotated[str, typer.Option(help=FAIL_ON_HELP)] = "high",
     baseline: Annotated[
         Path | None, typer.Option(help="Report only findings not recorded in this baseline file.")
     ] = None,
     update_baseline: Annotated[
-        bool, typer.Option("--update-baseline", help="Record every current finding in --baseline and exit 0.")
+        bool,
+        typer.Option(
+            "--update-baseline", help="Record every current finding in --baseline and exit 0."
+        ),
     ] = False,
     history: Annotated[
-        bool, typer.Option("--history", help="Also scan every commit's added lines for credentials.")
+        bool,
+        typer.Option("--history", help="Also scan every commit's added lines for credentials."),
     ] = False,
     only: Annotated[
-        list[str] | None, typer.Option(help="Run only these scanners or groups (secrets, artifacts, code, notebooks).")
+        list[str] | None,
+        typer.Option(
+            help="Run only these scanners or groups (secrets, artifacts, code, notebooks)."
+        ),
     ] = None,
     skip: Annotated[list[str] | None, typer.Option(help="Skip these scanners or groups.")] = None,
-    jobs: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: all cores).")] = None,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: all cores).")
+    ] = None,
 ) -> None:
     """Find hard-coded credentials, model files that run code when loaded, unsafe ML code and
     ungoverned notebooks, without executing anything it reads."""
@@ -87,7 +107,9 @@ def scan_command(
     if update_baseline:
         assert baseline is not None
         write_baseline(baseline, result.findings)
-        err_console.print(f"recorded {len(result.findings)} finding(s) in {baseline}", soft_wrap=True)
+        err_console.print(
+            f"recorded {len(result.findings)} finding(s) in {baseline}", soft_wrap=True
+        )
         return
     if fmt is FindingsFormat.console:
         print_scan(console, result)
@@ -96,7 +118,10 @@ def scan_command(
     elif fmt is FindingsFormat.sarif:
         from custodes.report.sarif import render_sarif
 
-        write_output(dump_json(render_sarif(result.findings, tool_version=__version__, base_dir=Path.cwd())), output)
+        write_output(
+            dump_json(render_sarif(result.findings, tool_version=__version__, base_dir=Path.cwd())),
+            output,
+        )
     elif fmt is FindingsFormat.markdown:
         from custodes.report.markdown import render_findings_markdown
 

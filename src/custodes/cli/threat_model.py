@@ -9,7 +9,6 @@ import typer
 
 from custodes import __version__
 from custodes.assess import find_system_file
-from custodes.errors import UsageError
 from custodes.cli.common import (
     FAIL_ON_HELP,
     TODAY_HELP,
@@ -22,6 +21,7 @@ from custodes.cli.common import (
     parse_today,
     write_output,
 )
+from custodes.errors import UsageError
 from custodes.report.console import print_threat_model
 from custodes.report.jsonfmt import threat_model_document
 from custodes.system.loader import load_system

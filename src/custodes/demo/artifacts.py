@@ -36,7 +36,11 @@ def _fake_aws_pair() -> tuple[str, str]:
 def _write_notebook(path: Path, cells: list[nbformat.NotebookNode]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
 
 
@@ -44,7 +48,10 @@ class _RunsACommand:
     """Pickles to a call of os.system: the shape of a malicious model, never unpickled here."""
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (os.system, ("echo custodes demo: loading this model file would have run a command",))
+        return (
+            os.system,
+            ("echo custodes demo: loading this model file would have run a command",),
+        )
 
 
 def _biometric(root: Path) -> None:
@@ -79,13 +86,15 @@ def _biometric(root: Path) -> None:
     head = root / "models/matching-head/head.safetensors"
     head.parent.mkdir(parents=True, exist_ok=True)
     weights = struct.pack("<4f", 0.25, -0.5, 0.125, 1.0)
-    header = json.dumps({"weight": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}).encode()
+    header = json.dumps(
+        {"weight": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}
+    ).encode()
     header += b" " * (-len(header) % 8)
     head.write_bytes(struct.pack("<Q", len(header)) + header + weights)
 
 
 def _health(root: Path) -> None:
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - fake demo rows, not a secret
     rows = "\n".join(
         f"{i}  patient{rng.randrange(10**4, 10**5)}@example.org  +1-202-555-01{rng.randrange(10, 99)}  {w}"
         for i, w in enumerate((38, 41, 36, 40, 39))
@@ -115,13 +124,21 @@ def _llm(root: Path) -> None:
     _write_notebook(
         root / "notebooks/prompt_lab.ipynb",
         [
-            new_markdown_cell("# Prompt lab: keys come from the environment, never from the notebook"),
-            new_code_cell("import os\nclient_key = os.environ['MODEL_PROVIDER_API_KEY']", execution_count=1),
+            new_markdown_cell(
+                "# Prompt lab: keys come from the environment, never from the notebook"
+            ),
+            new_code_cell(
+                "import os\nclient_key = os.environ['MODEL_PROVIDER_API_KEY']", execution_count=1
+            ),
         ],
     )
 
 
-_WRITERS = {"biometric-identity": _biometric, "health-outcomes": _health, "llm-support-assistant": _llm}
+_WRITERS = {
+    "biometric-identity": _biometric,
+    "health-outcomes": _health,
+    "llm-support-assistant": _llm,
+}
 
 
 def write_artifacts(project: Path) -> None:

@@ -187,7 +187,9 @@ def print_scan(console: Console, result: ScanResult) -> None:
             console.print(head, soft_wrap=True)
             console.print(Padding(Text(f.message), (0, 0, 0, 6)))
             if f.threats:
-                console.print(Padding(Text(f"threatens {', '.join(f.threats)}", style="dim"), (0, 0, 0, 6)))
+                console.print(
+                    Padding(Text(f"threatens {', '.join(f.threats)}", style="dim"), (0, 0, 0, 6))
+                )
         console.print()
     covered = Text(
         f"scanned {result.files:,} file(s), {result.bytes / 1e6:,.1f} MB with {len(result.scanners)} scanner(s)",
@@ -207,7 +209,9 @@ def print_assessment(console: Console, a: Assessment, *, audience: str = "develo
     """An assessment: the threat model, then what the other analyzers found."""
     if a.threat_model is not None:
         print_threat_model(console, a.threat_model, audience=audience)
-    known = {(f.fingerprint, f.message) for f in a.threat_model.findings} if a.threat_model else set()
+    known = (
+        {(f.fingerprint, f.message) for f in a.threat_model.findings} if a.threat_model else set()
+    )
     others = [f for f in a.findings if (f.fingerprint, f.message) not in known]
     if "scan" in a.analyzers:
         title = f"Scan of {a.scanned_files:,} file(s): credentials, model files, code, notebooks"

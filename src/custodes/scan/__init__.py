@@ -52,7 +52,9 @@ def run_scan(
         from custodes.scan.history import history_findings
         from custodes.scan.secrets import find_secrets
 
-        present = frozenset(f.subject for f in findings if f.subject and f.rule_id.startswith("SECRET-"))
+        present = frozenset(
+            f.subject for f in findings if f.subject and f.rule_id.startswith("SECRET-")
+        )
         root = repo[0]
         given = paths[0] if paths[0].is_dir() else paths[0].parent
         try:

@@ -48,10 +48,16 @@ def read_baseline(path: Path) -> frozenset[str]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError("baseline file not found", path=path, hint="create it with --update-baseline") from None
+        raise InputError(
+            "baseline file not found", path=path, hint="create it with --update-baseline"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"not a readable baseline: {exc}", path=path) from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("findings"), list):
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != FORMAT
+        or not isinstance(doc.get("findings"), list)
+    ):
         raise InputError(f"not a {FORMAT} file", path=path)
     keys = set()
     for i, entry in enumerate(doc["findings"]):

@@ -71,7 +71,9 @@ def _scan_batch(
                     continue
                 results = list(scanner.scan(target, ctx))
             except CustodesError as exc:
-                results = [_problem(target, scanner.name, exc.message, Severity.LOW, "SCAN-UNREADABLE")]
+                results = [
+                    _problem(target, scanner.name, exc.message, Severity.LOW, "SCAN-UNREADABLE")
+                ]
             except Exception as exc:  # a scanner bug must not end the scan
                 results = [
                     _problem(
@@ -85,7 +87,11 @@ def _scan_batch(
                 ]
             for f in results:
                 loc = f.location
-                if loc is not None and loc.line and silenced(_line_text(target.path, loc.line, cache), f.rule_id):
+                if (
+                    loc is not None
+                    and loc.line
+                    and silenced(_line_text(target.path, loc.line, cache), f.rule_id)
+                ):
                     silenced_count += 1
                     continue
                 found.append(f)

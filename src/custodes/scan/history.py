@@ -18,6 +18,7 @@ from pathlib import Path
 from custodes.errors import InputError
 from custodes.findings import Category, Finding, Location, RuleId
 from custodes.scan.redact import redact, secret_digest
+from custodes.scan.secrets import SecretMatch
 
 __all__ = ["Hunk", "history_findings", "iter_added_hunks"]
 
@@ -41,14 +42,24 @@ class Hunk:
 def iter_added_hunks(root: Path, timeout: float = 3600) -> Iterator[Hunk]:
     """Added-line hunks of every commit reachable from any ref, oldest first."""
     cmd = [
-        "git", "-C", str(root), "log", "-p", "--all", "--reverse", "--no-color",
-        "--no-ext-diff", "--no-textconv", "--unified=0", "--diff-filter=AM",
+        "git",
+        "-C",
+        str(root),
+        "log",
+        "-p",
+        "--all",
+        "--reverse",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--unified=0",
+        "--diff-filter=AM",
         f"--format={_COMMIT}%H%x1f%an%x1f%aI",
     ]
     # stderr goes to a file: a pipe nobody reads can fill and stall git.
-    errors = tempfile.TemporaryFile()
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the generator
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)  # noqa: S603 - fixed git argv
     except OSError as exc:
         errors.close()
         raise InputError(f"cannot run git: {exc.strerror}", path=root) from None
@@ -68,7 +79,7 @@ def iter_added_hunks(root: Path, timeout: float = 3600) -> Iterator[Hunk]:
             if text.startswith(_COMMIT):
                 yield from flush()
                 lines = []
-                commit, author, date = (text[len(_COMMIT):].split("\x1f") + ["", ""])[:3]
+                commit, author, date = [*text[len(_COMMIT) :].split("\x1f"), "", ""][:3]
                 path = None
             elif text.startswith("diff --git "):
                 yield from flush()
@@ -102,7 +113,7 @@ def history_findings(
     root: Path,
     display_root: str,
     present: frozenset[str],
-    find: Callable[..., list[object]],
+    find: Callable[..., list[SecretMatch]],
 ) -> Iterator[Finding]:
     """One finding per secret per file, at the commit that first added it.
 
@@ -112,22 +123,30 @@ def history_findings(
     seen: set[tuple[str, str, str]] = set()
     for hunk in iter_added_hunks(root):
         for match in find(hunk.text, path_hint=hunk.path):
-            secret: str = match.secret  # type: ignore[attr-defined]
-            rule_id: str = match.rule_id  # type: ignore[attr-defined]
+            secret = match.secret
+            rule_id = match.rule_id
             digest = secret_digest(secret)
             key = (rule_id, hunk.path, digest)
             if key in seen:
                 continue
             seen.add(key)
-            line = hunk.first_line + hunk.text.count("\n", 0, match.start)  # type: ignore[attr-defined]
+            line = hunk.first_line + hunk.text.count("\n", 0, match.start)
             still = digest in present
-            where = "still in the working tree" if still else "removed from HEAD but still in git history"
-            display = f"{display_root.rstrip('/')}/{hunk.path}" if display_root not in ("", ".") else hunk.path
+            where = (
+                "still in the working tree"
+                if still
+                else "removed from HEAD but still in git history"
+            )
+            display = (
+                f"{display_root.rstrip('/')}/{hunk.path}"
+                if display_root not in ("", ".")
+                else hunk.path
+            )
             yield Finding(
                 rule_id=RuleId(rule_id),
                 category=Category.SECRET,
-                severity=match.severity,  # type: ignore[attr-defined]
-                message=f"{match.description} {redact(secret)} added in commit {hunk.commit[:12]} "  # type: ignore[attr-defined]
+                severity=match.severity,
+                message=f"{match.description} {redact(secret)} added in commit {hunk.commit[:12]} "
                 f"({hunk.date[:10]}, {hunk.author}); {where}",
                 location=Location(path=display, line=line),
                 threats=("DEVDATALEAK", "DEVMODELLEAK"),

@@ -55,7 +55,9 @@ def expand(names: list[str]) -> set[str]:
     return out
 
 
-def load_scanners(only: set[str] | None = None, skip: set[str] | None = None) -> tuple[list[Scanner], list[str]]:
+def load_scanners(
+    only: set[str] | None = None, skip: set[str] | None = None
+) -> tuple[list[Scanner], list[str]]:
     """Instantiate the selected scanners; return them and the ones that could not load."""
     scanners: list[Scanner] = []
     missing: list[str] = []

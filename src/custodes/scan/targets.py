@@ -20,8 +20,21 @@ from custodes.scan.interface import HEAD_BYTES, Target
 __all__ = ["SKIP_DIRS", "collect_targets", "git_tracked"]
 
 SKIP_DIRS = frozenset(
-    {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
-     ".pytest_cache", ".ruff_cache", ".tox", ".ipynb_checkpoints", "site-packages"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".ipynb_checkpoints",
+        "site-packages",
+    }
 )
 
 
@@ -66,16 +79,22 @@ def git_tracked(path: Path) -> tuple[Path, frozenset[str]] | None:
     """The git work tree holding ``path`` and the files git tracks there, or None."""
     start = path if path.is_dir() else path.parent
     try:
-        top = subprocess.run(
-            ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
-            capture_output=True, text=True, timeout=30, check=False,
+        # git with fixed arguments; the path is data, never a shell string.
+        top = subprocess.run(  # noqa: S603
+            ["git", "-C", str(start), "rev-parse", "--show-toplevel"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         if top.returncode != 0:
             return None
         root = Path(top.stdout.strip())
-        listed = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z"],
-            capture_output=True, timeout=120, check=False,
+        listed = subprocess.run(  # noqa: S603
+            ["git", "-C", str(root), "ls-files", "-z"],  # noqa: S607
+            capture_output=True,
+            timeout=120,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -100,7 +100,9 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
             )
         )
     else:
-        passed.append("credential management: credentials come from a secret manager or the environment in every notebook")
+        passed.append(
+            "credential management: credentials come from a secret manager or the environment in every notebook"
+        )
 
     if not model.dependencies:
         gaps.append(Gap("dependency map", "no external dependencies declared: the map is missing"))
@@ -124,7 +126,9 @@ def _secure(ctx: Context, controls: ControlIndex) -> Question:
                 )
             )
         else:
-            passed.append(f"dependency map: {len(model.dependencies)} dependencies declared and pinned")
+            passed.append(
+                f"dependency map: {len(model.dependencies)} dependencies declared and pinned"
+            )
 
     exposed = [
         n.id
@@ -172,7 +176,9 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
             )
         )
     else:
-        passed.append(f"data monitoring: data quality control covers all {len(risky)} untrusted training source(s)")
+        passed.append(
+            f"data monitoring: data quality control covers all {len(risky)} untrusted training source(s)"
+        )
 
     served = sorted({m for ep in model.endpoints for m in ep.serves})
     blind = [m for m in served if _needs(ctx, controls, "CONTINUOUSVALIDATION", m)]
@@ -181,7 +187,9 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
             Gap("output monitoring", "served models without continuous validation", tuple(blind))
         )
     else:
-        passed.append(f"output monitoring: continuous validation covers {len(served)} served model(s)")
+        passed.append(
+            f"output monitoring: continuous validation covers {len(served)} served model(s)"
+        )
 
     unlogged = [ep.id for _n, ep in ctx.endpoints() if _needs(ctx, controls, "MONITORUSE", ep.id)]
     if unlogged:
@@ -211,7 +219,9 @@ def _operational(ctx: Context, controls: ControlIndex) -> Question:
             )
         )
     else:
-        passed.append("documented responses: every implemented control says what we do and whom we escalate to")
+        passed.append(
+            "documented responses: every implemented control says what we do and whom we escalate to"
+        )
     return Question(
         2,
         "Can we operationalize it?",
@@ -243,7 +253,9 @@ def _scales(ctx: Context, controls: ControlIndex, scale: ScaleImpact) -> Questio
             )
         )
     else:
-        passed.append("automated validation: every untrusted source passes an automated validation step")
+        passed.append(
+            "automated validation: every untrusted source passes an automated validation step"
+        )
 
     unlimited = [
         ep.id
@@ -307,7 +319,14 @@ def _with_back_links(questions: list[Question]) -> DiagnosticLoop:
     for q in questions:
         back = next((p.number for p in answered if p.answer == "no"), None)
         answered.append(
-            Question(q.number, q.title, q.answer, q.passed, q.gaps, back_to=back if q.answer != "yes" else None)
+            Question(
+                q.number,
+                q.title,
+                q.answer,
+                q.passed,
+                q.gaps,
+                back_to=back if q.answer != "yes" else None,
+            )
         )
     return DiagnosticLoop(tuple(answered))
 
@@ -320,7 +339,9 @@ def with_evidence(loop: DiagnosticLoop, extra: dict[int, list[Gap]]) -> Diagnost
         gaps = list(q.gaps) + extra.get(q.number, [])
         checks = {g.check for g in extra.get(q.number, [])}
         passed = tuple(p for p in q.passed if p.split(":", 1)[0] not in checks)
-        questions.append(Question(q.number, q.title, _answer(gaps, _BLOCKING[q.number]), passed, tuple(gaps)))
+        questions.append(
+            Question(q.number, q.title, _answer(gaps, _BLOCKING[q.number]), passed, tuple(gaps))
+        )
     return _with_back_links(questions)
 
 

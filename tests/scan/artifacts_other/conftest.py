@@ -22,7 +22,8 @@ def run(scanner: Scanner, path: Path, *, wanted: bool = True) -> list[Finding]:
     findings = list(scanner.scan(target, ScanContext()))
     for f in findings:
         assert f.category is Category.ARTIFACT
-        assert f.location is not None and f.location.path == path.name
+        assert f.location is not None
+        assert f.location.path == path.name
         assert "SUPPLYMODELPOISON" in f.threats
         assert f.remediation
         assert set(f.properties) == {"format", "detail"}

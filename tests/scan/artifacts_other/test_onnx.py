@@ -105,14 +105,23 @@ def test_oversized_declared_sizes_are_high(tmp_path: Path) -> None:
     assert len(found) == 2
 
 
-def test_subgraph_nesting_beyond_the_limit_is_a_finding(tmp_path: Path) -> None:
-    body = helper.make_graph([], "leaf", [], [])
-    for i in range(80):
-        n = helper.make_node("If", ["c"], ["o"], then_branch=body, else_branch=body)
-        body = helper.make_graph([n], f"g{i}", [], [])
-    model = helper.make_model(body)
-    found = run(OnnxScanner(), _save(model, tmp_path / "deep.onnx"))
-    assert ("ARTIFACT-ONNX-MALFORMED", "high") in rules(found)
+@pytest.mark.parametrize("depth", [80, 10_000])
+def test_subgraph_nesting_beyond_the_limit_is_a_finding(tmp_path: Path, depth: int) -> None:
+    from tests.corpus.artifacts_other_gen import onnx_nested_subgraphs
+
+    p = tmp_path / "deep.onnx"
+    p.write_bytes(onnx_nested_subgraphs(depth))
+    assert ("ARTIFACT-ONNX-MALFORMED", "high") in rules(run(OnnxScanner(), p))
+
+
+def test_shallow_subgraphs_parse_like_onnx_does(tmp_path: Path) -> None:
+    from tests.corpus.artifacts_other_gen import onnx_nested_subgraphs
+
+    data = onnx_nested_subgraphs(5)
+    onnx.ModelProto().ParseFromString(data)  # the real library accepts the generator's bytes
+    p = tmp_path / "ok.onnx"
+    p.write_bytes(data)
+    assert run(OnnxScanner(), p) == []
 
 
 def test_truncated_model_is_a_finding(tmp_path: Path) -> None:
@@ -138,7 +147,8 @@ def test_fuzz_mutated_model(
     data = _model("org.evil").SerializeToString()
     p = tmp_path_factory.mktemp("fz") / "m.onnx"
     p.write_bytes(data[:cut] + noise + data[cut:])
-    from .conftest import target_for
     from custodes.scan.interface import ScanContext
+
+    from .conftest import target_for
 
     list(OnnxScanner().scan(target_for(p), ScanContext()))

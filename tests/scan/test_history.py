@@ -46,7 +46,8 @@ def test_removed_secret_is_found_in_history(cli: Callable[..., Result], tmp_path
     assert finding["line"] == 3
     assert finding["path"] == f"{repo}/train.py"
     assert "removed from HEAD but still in git history" in finding["message"]
-    assert token not in r.out and token[8:] not in r.out
+    assert token not in r.out
+    assert token[8:] not in r.out
     commit = subprocess.run(
         ["git", "-C", str(repo), "rev-list", "--max-parents=0", "HEAD"],
         capture_output=True,

@@ -8,7 +8,7 @@ in a notebook is a credential-management gap even if custodes.yaml says "secret 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -100,7 +100,13 @@ def scan_gaps(findings: Sequence[Finding]) -> dict[int, list[Gap]]:
     return gaps
 
 
-def assess(project: Path, *, today: date | None = None, scan: bool = True) -> Assessment:
+def assess(
+    project: Path,
+    *,
+    today: date | None = None,
+    scan: bool = True,
+    progress: Callable[[int, int, int, int], None] | None = None,
+) -> Assessment:
     """Run every available analyzer on a project directory."""
     today = today or date.today()
     if not project.exists():
@@ -122,7 +128,7 @@ def assess(project: Path, *, today: date | None = None, scan: bool = True) -> As
     if scan:
         from custodes.scan import run_scan
 
-        result = run_scan([root])
+        result = run_scan([root], progress=progress)
         scanned = result.files
         analyzers.append("scan")
         skipped.extend(f"scanner {s}" for s in result.skipped_scanners)

@@ -21,6 +21,7 @@ from custodes.cli.common import (
     exit_for,
     parse_severity,
     parse_today,
+    scan_progress,
     write_output,
 )
 from custodes.demo import example_names, write_examples
@@ -70,7 +71,8 @@ def assess_command(
 ) -> None:
     """Run every analyzer on a project and write one report: is it secure, operable, scalable?"""
     threshold = parse_severity(fail_on)
-    a = assess(path, today=parse_today(today))
+    with scan_progress() as progress:
+        a = assess(path, today=parse_today(today), progress=progress)
     if fmt is FindingsFormat.console:
         print_assessment(console, a, audience=audience.value)
         if not no_report:

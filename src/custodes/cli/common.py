@@ -5,12 +5,22 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from custodes.errors import InputError, UsageError
 from custodes.findings import Finding, Severity
@@ -95,6 +105,28 @@ def exit_for(findings: list[Finding] | tuple[Finding, ...], fail_on: Severity) -
     """Exit 1 when any finding reaches the ``--fail-on`` threshold (the CI contract)."""
     if any(f.severity.at_least(fail_on) for f in findings):
         raise typer.Exit(1)
+
+
+@contextmanager
+def scan_progress() -> Iterator[Callable[[int, int, int, int], None]]:
+    """A byte-based progress bar on stderr for scans (hidden when stderr is not a terminal)."""
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]}"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("scanning", total=None, files="")
+
+        def update(files: int, total_files: int, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, files=f"{files:,}/{total_files:,} files")
+
+        yield update
 
 
 FAIL_ON_HELP = (

@@ -6,14 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from custodes import __version__
 from custodes.cli.common import (
@@ -24,6 +16,7 @@ from custodes.cli.common import (
     err_console,
     exit_for,
     parse_severity,
+    scan_progress,
     write_output,
 )
 from custodes.errors import UsageError
@@ -79,22 +72,7 @@ def scan_command(
     only_set = expand(only) if only else None
     skip_set = expand(skip) if skip else None
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[files]}"),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("scanning", total=None, files="")
-
-        def progress(files: int, total_files: int, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, files=f"{files:,}/{total_files:,} files")
-
+    with scan_progress() as progress:
         result = run_scan(
             paths,
             only=only_set,

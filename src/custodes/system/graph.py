@@ -8,7 +8,7 @@ for models of thousands of elements.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -150,8 +150,7 @@ class SystemGraph:
         return self._reach(element_id, lambda n: iter(self._predecessors.get(n, [])))
 
     @staticmethod
-    def _reach(start: str, step: object) -> set[str]:
-        assert callable(step)
+    def _reach(start: str, step: Callable[[str], Iterable[str]]) -> set[str]:
         seen: set[str] = set()
         queue = deque([start])
         while queue:
@@ -162,9 +161,8 @@ class SystemGraph:
                     queue.append(nxt)
         return seen
 
-    def reaches_kind(self, element_id: str, predicate: object) -> list[Node]:
+    def reaches_kind(self, element_id: str, predicate: Callable[[Node], bool]) -> list[Node]:
         """Downstream nodes that satisfy ``predicate(node)``, in file order."""
-        assert callable(predicate)
         down = self.downstream(element_id)
         return [n for n in self.nodes.values() if n.id in down and predicate(n)]
 
@@ -186,7 +184,3 @@ class SystemGraph:
     def actors_with_access(self, element_id: str) -> list[Node]:
         """Actors whose declared access includes the element."""
         return [n for n in self.of_kind("actor") if element_id in getattr(n.element, "access", [])]
-
-    def ids(self, nodes: Iterable[Node]) -> list[str]:
-        """Ids of nodes, for messages."""
-        return [n.id for n in nodes]

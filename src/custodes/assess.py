@@ -56,11 +56,23 @@ def find_system_file(path: Path) -> Path:
     return path
 
 
-def _files(findings: Sequence[Finding]) -> tuple[str, ...]:
-    return tuple(sorted({f.location.path for f in findings if f.location is not None}))
+def _files(findings: Sequence[Finding], root: Path | None) -> tuple[str, ...]:
+    paths = set()
+    for f in findings:
+        if f.location is None:
+            continue
+        path = Path(f.location.path)
+        if root is not None and path.is_relative_to(root):
+            path = path.relative_to(root)
+        paths.add(path.as_posix())
+    return tuple(sorted(paths))
 
 
-def scan_gaps(findings: Sequence[Finding]) -> dict[int, list[Gap]]:
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def scan_gaps(findings: Sequence[Finding], root: Path | None = None) -> dict[int, list[Gap]]:
     """Diagnostic-loop gaps that scan findings prove, by question number."""
     serious = [f for f in findings if f.severity.at_least(Severity.HIGH)]
     secrets = [f for f in serious if f.category is Category.SECRET]
@@ -76,25 +88,31 @@ def scan_gaps(findings: Sequence[Finding]) -> dict[int, list[Gap]]:
         gaps[1].append(
             Gap(
                 "credential management",
-                f"{len(secrets)} hard-coded credential(s) found by custodes scan",
-                _files(secrets),
+                f"custodes scan found {_count(len(secrets), 'hard-coded credential')}",
+                _files(secrets, root),
             )
         )
     if artifacts or unsafe:
+        parts = []
+        if artifacts:
+            parts.append(
+                _count(len(artifacts), "model file finding") + " (files that run code when loaded)"
+            )
+        if unsafe:
+            parts.append(_count(len(unsafe), "unsafe loading pattern") + " in code")
         gaps[1].append(
             Gap(
                 "dependency map",
-                f"{len(artifacts)} model file(s) that can run code when loaded and "
-                f"{len(unsafe)} unsafe loading pattern(s) in code, found by custodes scan",
-                _files(artifacts + unsafe),
+                "custodes scan found " + " and ".join(parts),
+                _files(artifacts + unsafe, root),
             )
         )
     if notebooks:
         gaps[1].append(
             Gap(
                 "development environment",
-                f"{len(notebooks)} notebook governance finding(s)",
-                _files(notebooks),
+                f"custodes scan found {_count(len(notebooks), 'notebook governance finding')}",
+                _files(notebooks, root),
             )
         )
     return gaps
@@ -134,7 +152,9 @@ def assess(
         skipped.extend(f"scanner {s}" for s in result.skipped_scanners)
         findings.extend(result.findings)
         if tm is not None:
-            tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, scan_gaps(result.findings)))
+            tm = replace(
+                tm, diagnostic=with_evidence(tm.diagnostic, scan_gaps(result.findings, root))
+            )
     if tm is not None:
         findings = list(tm.findings) + findings
     return Assessment(

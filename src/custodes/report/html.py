@@ -23,7 +23,7 @@ from markupsafe import Markup
 from custodes import __version__
 from custodes.assess import Assessment
 from custodes.catalog import load_catalog
-from custodes.findings import Finding, count_by_severity
+from custodes.findings import Finding, Severity, count_by_severity
 from custodes.report.diagram import to_mermaid, to_svg
 from custodes.report.narrative import (
     check_audience,
@@ -88,6 +88,19 @@ def render_assessment_html(a: Assessment, *, audience: str = "developer") -> str
     else:
         ctx = _context(tm, audience, to_svg(tm))
     known = {(f.fingerprint, f.message) for f in tm.findings} if tm is not None else set()
+    others = [f for f in a.findings if (f.fingerprint, f.message) not in known]
+    if "scan" in a.analyzers:
+        ranked = sorted(others, key=lambda f: -f.severity.rank)
+        top = [f for f in ranked if f.severity.at_least(Severity.HIGH)][:8]
+        ctx["scan"] = {
+            "files": a.scanned_files,
+            "counts": count_by_severity(others),
+            "top": [
+                {**row, "kind": _KIND.get(f.category.value, f.category.value)}
+                for f, row in zip(top, _finding_rows(top), strict=True)
+            ],
+            "more": max(0, len(others) - len(top)),
+        }
     ctx["assessment"] = {
         "project": str(a.project),
         "assessed_on": a.assessed_on.isoformat(),
@@ -115,7 +128,16 @@ def render_findings_html(findings: Sequence[Finding], *, title: str) -> str:
     return _render(ctx)
 
 
+_KIND = {
+    "secret": "Leaked credential",
+    "artifact": "Model file runs code",
+    "dependency": "Unsafe code or dependency",
+    "notebook": "Ungoverned notebook",
+}
+
+
 def _render(ctx: dict[str, object]) -> str:
+    ctx.setdefault("scan", None)
     return _env().get_template("report.html.j2").render(**ctx)
 
 

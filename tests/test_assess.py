@@ -1,0 +1,66 @@
+"""assess: the threat model and the scanners together, scan evidence overriding claims."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import date
+from pathlib import Path
+
+from custodes.assess import assess
+from custodes.demo import write_examples
+from custodes.findings import Category
+
+
+def test_biometric_demo_key_in_output_cell_is_caught_and_fails_q1(tmp_path: Path) -> None:
+    [project] = write_examples(tmp_path, ["biometric-identity"])
+    a = assess(project, today=date(2026, 11, 26))
+    assert a.analyzers == ("threat-model", "scan")
+    leaks = [f for f in a.findings if f.category is Category.SECRET]
+    assert {f.rule_id for f in leaks} >= {"SECRET-AWS-ACCESS-KEY"}
+    key = next(f for f in leaks if f.rule_id == "SECRET-AWS-ACCESS-KEY")
+    assert key.location is not None
+    assert key.location.in_output is True
+    assert key.location.cell == 1
+    assert key.location.path.endswith("research/notebooks/threshold_tuning.ipynb")
+    model = [f for f in a.findings if f.category is Category.ARTIFACT]
+    assert any(f.rule_id == "ARTIFACT-PICKLE-CODE-EXECUTION" for f in model)
+    assert a.threat_model is not None
+    q1 = a.threat_model.diagnostic.questions[0]
+    assert q1.answer == "no"
+    proved = [
+        g for g in q1.gaps if g.detail.startswith("custodes scan found 2 hard-coded credentials")
+    ]
+    assert proved
+    assert proved[0].elements == ("research/notebooks/threshold_tuning.ipynb",)
+
+
+def test_scan_evidence_overrides_a_clean_model(tmp_path: Path) -> None:
+    (tmp_path / "custodes.yaml").write_text(
+        "version: 1\nsystem: {name: s, owner: o}\n"
+        "notebooks:\n  - {id: nb, credentials: secret_manager}\n"
+        "dependencies:\n  - {id: d, pinned: true}\n"
+        "stores:\n  - {id: st, access_control: true}\n"
+    )
+    clean = assess(tmp_path, today=date(2026, 11, 26))
+    assert clean.threat_model is not None
+    assert clean.threat_model.diagnostic.questions[0].answer == "yes"
+    token = "hf_" + "".join(secrets.choice(string.ascii_letters) for _ in range(34))
+    (tmp_path / "train.py").write_text(f"HF_TOKEN = '{token}'\n")
+    leaky = assess(tmp_path, today=date(2026, 11, 26))
+    assert leaky.threat_model is not None
+    q1 = leaky.threat_model.diagnostic.questions[0]
+    assert q1.answer == "no"
+    assert not any(p.startswith("credential management") for p in q1.passed)
+    q2 = leaky.threat_model.diagnostic.questions[1]
+    assert q2.answer == "partial"  # no controls declared, so no documented responses
+    assert q2.back_to == 1
+
+
+def test_project_without_a_model_is_still_scanned(tmp_path: Path) -> None:
+    (tmp_path / "x.py").write_text("import torch\nm = torch.load('model.pt')\n")
+    a = assess(tmp_path, today=date(2026, 11, 26))
+    assert a.threat_model is None
+    assert a.analyzers == ("scan",)
+    assert any("no custodes.yaml" in s for s in a.skipped)
+    assert any(f.rule_id == "CODE-TORCH-LOAD" for f in a.findings)

@@ -98,7 +98,12 @@ def iter_fields(buf: Buffer, start: int = 0, end: int | None = None) -> Iterator
         raise WireError("message bounds outside the buffer")
     pos = start
     while pos < stop:
-        key, pos = read_varint(buf, pos, stop)
+        # Most keys and lengths fit one byte; skip the general decoder for them.
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(buf, pos, stop)
         number, wire_type = key >> 3, key & 7
         if number == 0 or number > 0x1FFFFFFF:
             raise WireError(f"invalid field number {number} at offset {pos}")
@@ -106,7 +111,11 @@ def iter_fields(buf: Buffer, start: int = 0, end: int | None = None) -> Iterator
             value, pos = read_varint(buf, pos, stop)
             yield Field(number, wire_type, value, pos)
         elif wire_type == LEN:
-            length, pos = read_varint(buf, pos, stop)
+            length = buf[pos] if pos < stop else 0x80
+            if length < 0x80:
+                pos += 1
+            else:
+                length, pos = read_varint(buf, pos, stop)
             if length > stop - pos:
                 raise WireError(
                     f"field {number} declares {length} bytes at offset {pos}, "

@@ -153,17 +153,26 @@ class _Walk:
                 self.node(n, f"function {name}", set())
 
     def node(self, nd: pb.Field, scope: str, saver_scopes: set[str]) -> None:
-        name = op = ""
+        name_field: pb.Field | None = None
+        op = ""
         attrs: list[pb.Field] = []
         for f in pb.iter_fields(self.buf, nd.start, nd.end):
             if f.wire_type != pb.LEN:
                 continue
             if f.number == _ND_NAME:
-                name = pb.text(self.buf, f, 512)
+                name_field = f
             elif f.number == _ND_OP:
-                op = pb.text(self.buf, f, 256)
+                # Compare raw bytes first: decoding every op name of a 40k-node graph
+                # costs more than the walk, and nearly all of them are harmless.
+                raw = bytes(self.buf[f.start : f.start + min(f.value, 256)])
+                if raw not in _WATCHED_OPS:
+                    return
+                op = raw.decode("utf-8", errors="replace")
             elif f.number == _ND_ATTR:
                 attrs.append(f)
+        if not op:
+            return
+        name = pb.text(self.buf, name_field, 512) if name_field is not None else ""
         if op in PYFUNC_OPS:
             self.hits.append(OpHit(op, name, scope, _attr_text(self.buf, attrs, "token")))
         elif op == "PrintV2":
@@ -177,6 +186,9 @@ class _Walk:
                 _attr_text(self.buf, attrs, "memory_region_name") if op == "ImmutableConst" else ""
             )
             self.hits.append(OpHit(op, name, scope, detail))
+
+
+_WATCHED_OPS = frozenset(op.encode() for op in (*PYFUNC_OPS, "PrintV2", *CHECKPOINT_OPS, *FILE_OPS))
 
 
 def _is_checkpoint_use(name: str, scope: str, saver_scopes: set[str]) -> bool:

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from custodes import __version__
-from custodes.cli import catalog
+from custodes.cli import catalog, data
 from custodes.cli.assess import assess_command, demo_command
 from custodes.cli.common import err_console
 from custodes.cli.init import init_command, schema_command
@@ -60,10 +60,10 @@ app.command("demo")(demo_command)
 app.command("init")(init_command)
 app.command("schema")(schema_command)
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(data.app, name="data")
 
 #: Command groups of the design that later work fills in: (name, what it will do).
 PLANNED = {
-    "data": "baseline training data and check new batches for drift or poisoning",
     "provenance": "record and verify signed manifests, custody events, lineage, AI-BOM",
     "keys": "generate and manage signing keys",
     "gate": "request, approve and promote artifacts between stages",

@@ -1,0 +1,144 @@
+"""``custodes data``: baseline reference data (check and labels come next)."""
+
+from __future__ import annotations
+
+import enum
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from custodes.cli.common import ListFormat, console, dump_json, err_console, write_output
+from custodes.data import build_baseline, refresh_digest
+from custodes.errors import NotBuiltYet, UsageError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Baseline training data and check new batches for drift or poisoning.",
+    no_args_is_help=True,
+)
+
+
+class Engine(enum.StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+@app.command("baseline")
+def baseline_command(
+    refs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Parquet files, folders or hive datasets, or CSV files.", show_default=False
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Baseline JSON to write.")
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Label (class) column.")] = None,
+    source_column: Annotated[
+        str | None, typer.Option("--source-column", help="Column naming each row's source (tier).")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Row id column (not profiled).")
+    ] = None,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="local (all cores) or dask.")
+    ] = Engine.local,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address for --engine dask.")
+    ] = None,
+    refresh: Annotated[
+        Path | None,
+        typer.Option("--refresh-digest", help="Re-digest a baseline whose constraints you edited."),
+    ] = None,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ListFormat.console,
+) -> None:
+    """Profile reference data into a small, versioned, digested baseline file."""
+    if refresh is not None:
+        digest = refresh_digest(refresh)
+        if fmt is ListFormat.json:
+            write_output(dump_json({"baseline": str(refresh), "digest": digest}), None)
+        else:
+            console.print(f"re-digested {refresh}: {digest}")
+        return
+    if not refs:
+        raise UsageError("give at least one reference (Parquet file, folder or CSV)")
+    if output is None:
+        raise UsageError("--output/-o BASELINE.json is required")
+    start = time.perf_counter()
+    with Progress(
+        TextColumn("profiling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("profiling", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        baseline = build_baseline(
+            refs,
+            label=label,
+            source_column=source_column,
+            id_column=id_column,
+            engine=engine.value,
+            scheduler=scheduler,
+            progress=progress,
+        )
+    path = baseline.save(output)
+    seconds = time.perf_counter() - start
+    summary = {
+        "baseline": str(path),
+        "rows": baseline.rows,
+        "columns": len(baseline.columns),
+        "sources": {s: next(iter(c.values())).rows for s, c in baseline.sources.items()},
+        "label_classes": {k: round(v, 6) for k, v in baseline.label_rate().items()}
+        if baseline.labels
+        else {},
+        "bytes": path.stat().st_size,
+        "seconds": round(seconds, 2),
+        "digest": baseline.to_dict()["digest"],
+    }
+    if fmt is ListFormat.json:
+        write_output(dump_json(summary), None)
+        return
+    table = Table(title=f"baseline written to {path}", title_justify="left", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("rows", f"{baseline.rows:,}")
+    table.add_row("columns", str(len(baseline.columns)))
+    if baseline.sources:
+        table.add_row("sources", ", ".join(f"{s} ({n:,})" for s, n in summary["sources"].items()))
+    if baseline.labels:
+        table.add_row(
+            "label classes", ", ".join(f"{k} ({v:.1%})" for k, v in baseline.label_rate().items())
+        )
+    table.add_row("file size", f"{summary['bytes'] / 1024:,.1f} KiB")
+    table.add_row("time", f"{seconds:.2f} s")
+    console.print(table)
+
+
+def _not_yet(name: str, what: str) -> None:
+    def command(ctx: typer.Context) -> None:
+        raise NotBuiltYet(f"'custodes data {name}' is not built yet (it will {what})")
+
+    command.__doc__ = f"(not built yet) {what[0].upper()}{what[1:]}."
+    app.command(
+        name,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(command)
+
+
+_not_yet("check", "check a batch against a baseline for drift, schema breaks or poisoning")
+_not_yet("labels", "find likely mislabelled rows in a training set, per source")

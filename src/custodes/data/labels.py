@@ -1,0 +1,194 @@
+"""Label counts per feature bin, and the naive-Bayes model they define.
+
+A poisoner who flips labels while keeping every marginal unchanged changes exactly one
+thing: how often each label occurs given the features. So the baseline keeps, for every
+feature, the row count and the count per label class in each bin (globally and per
+source). Numeric features use ~32 bins cut at reference quantiles on the fixed 1% grid;
+categorical ones a bin per frequent value plus "(other)"; nulls get their own bin.
+
+The same tables define a naive-Bayes model, P(label | features), which a check uses to
+score batch rows without the baseline keeping a single raw row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custodes.data.profile import OTHER, ColumnProfile, float_with_nan
+from custodes.data.sketches import F64, I64
+
+__all__ = ["NULL_BIN", "FeatureBins", "LabelModel", "feature_bins"]
+
+NULL_BIN = "(null)"
+MAX_BINS = 32
+MAX_VALUES = 50
+
+
+@dataclass
+class FeatureBins:
+    """Per bin of one feature: rows, and rows per label class.
+
+    ``edges`` (numeric: ``len(bins) + 1`` values, first -inf, last +inf) or ``values``
+    (categorical/boolean, the last being ``"(other)"``) name the bins; one more bin,
+    the last, holds nulls. ``counts[b][k]`` is the number of rows of bin ``b`` whose label
+    is ``classes[k]``.
+    """
+
+    column: str
+    kind: str
+    classes: list[str]
+    edges: list[float] | None
+    values: list[str] | None
+    rows: list[int]
+    counts: list[list[int]]
+
+    @property
+    def labels(self) -> list[str]:
+        """Readable bin names (ranges or values), the null bin last."""
+        if self.edges is not None:
+            e = self.edges
+            names = [f"[{e[i]:.6g}, {e[i + 1]:.6g})" for i in range(len(e) - 1)]
+        else:
+            names = list(self.values or [])
+        return [*names, NULL_BIN]
+
+    def rates(self) -> list[list[float]]:
+        """P(label = class | bin) per bin (NaN for empty bins)."""
+        return [
+            [c / r if r else math.nan for c in row]
+            for row, r in zip(self.counts, self.rows, strict=True)
+        ]
+
+    def bin_index(self, arr: pa.Array | pa.ChunkedArray) -> I64:
+        """The bin of every row of a batch column (same rules as the baseline)."""
+        nbins = len(self.rows)
+        if self.edges is not None:
+            x = float_with_nan(arr)
+            inner = np.asarray(self.edges[1:-1], dtype=np.float64)
+            idx = np.searchsorted(inner, x, side="right").astype(np.int64)
+            return np.where(np.isnan(x), nbins - 1, idx)
+        values = self.values or []
+        lookup = pa.array(values[:-1], type=pa.string())
+        s = arr.cast(pa.string())
+        pos = pc.index_in(s, value_set=lookup)
+        out = pos.fill_null(len(values) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+        nulls = s.is_null().to_numpy(zero_copy_only=False)
+        return np.where(nulls, nbins - 1, out)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"column": self.column, "kind": self.kind, "classes": self.classes}
+        if self.edges is not None:
+            d["edges"] = [_json_float(v) for v in self.edges]
+        else:
+            d["values"] = self.values
+        d["rows"] = self.rows
+        d["counts"] = self.counts
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureBins:
+        edges = [float(v) for v in d["edges"]] if "edges" in d else None
+        return cls(
+            d["column"],
+            d["kind"],
+            list(d["classes"]),
+            edges,
+            d.get("values"),
+            [int(v) for v in d["rows"]],
+            [[int(c) for c in row] for row in d["counts"]],
+        )
+
+
+def _json_float(v: float) -> float | str:
+    return v if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+
+
+def coarse_edges(profile: ColumnProfile, nbins: int = MAX_BINS) -> list[float]:
+    """Edges on the fixed grid at the reference quantiles (first -inf, last +inf)."""
+    hist = profile.hist
+    if hist is None or hist.total == 0:
+        return [-math.inf, math.inf]
+    cum = np.cumsum(hist.counts) / hist.total
+    cuts = np.searchsorted(cum, np.arange(1, nbins) / nbins, side="left")
+    keys = np.unique(hist.keys[np.clip(cuts + 1, 0, hist.keys.size - 1)])
+    keys = keys[keys > hist.keys[0]]
+    inner = profile.grid.lower(keys).tolist()
+    return [-math.inf, *sorted(set(inner)), math.inf]
+
+
+def feature_bins(
+    column: str, total: ColumnProfile, cells: dict[str, list[ColumnProfile]], classes: list[str]
+) -> FeatureBins | None:
+    """Bins of one feature from the global profile and its cell profiles per class."""
+    nclass = len(classes)
+    if total.hist is not None:
+        edges = coarse_edges(total)
+        arr_edges = np.asarray(edges)
+        nb = len(edges) - 1
+        counts = np.zeros((nb + 1, nclass), np.int64)
+        for k, cls_ in enumerate(classes):
+            for p in cells.get(cls_, []):
+                counts[:nb, k] += p.histogram(arr_edges)[1]
+                counts[nb, k] += p.nulls
+        return FeatureBins(
+            column, total.kind, classes, edges, None, counts.sum(1).tolist(), counts.tolist()
+        )
+    if total.freq is not None:
+        values = [v for v in total.frequencies() if v != OTHER][:MAX_VALUES]
+        values.append(OTHER)
+        nb = len(values)
+        counts = np.zeros((nb + 1, nclass), np.int64)
+        for k, cls_ in enumerate(classes):
+            for p in cells.get(cls_, []):
+                freq = p.freq or {}
+                listed = 0
+                for i, v in enumerate(values[:-1]):
+                    counts[i, k] += freq.get(v, 0)
+                    listed += freq.get(v, 0)
+                counts[nb - 1, k] += p.count - listed
+                counts[nb, k] += p.nulls
+        return FeatureBins(
+            column, total.kind, classes, None, values, counts.sum(1).tolist(), counts.tolist()
+        )
+    return None
+
+
+class LabelModel:
+    """Naive Bayes over the binned features, with add-one smoothing.
+
+    ``predict_proba(table)`` gives P(label = class | features) per row, columns in the
+    order of ``classes``. Missing batch columns are skipped (they carry no evidence).
+    """
+
+    def __init__(
+        self, bins: Iterable[FeatureBins], classes: list[str], class_rows: list[int]
+    ) -> None:
+        self.bins = [b for b in bins if b.classes == classes]
+        self.classes = classes
+        total = sum(class_rows)
+        self.log_prior = np.log((np.asarray(class_rows, np.float64) + 1.0) / (total + len(classes)))
+        self.log_lik: list[F64] = []
+        for b in self.bins:
+            c = np.asarray(b.counts, np.float64) + 1.0
+            self.log_lik.append(np.log(c / c.sum(axis=0, keepdims=True)))
+
+    def log_odds(self, table: pa.Table) -> F64:
+        """Unnormalised log P(class, features) per row and class."""
+        out = np.tile(self.log_prior, (table.num_rows, 1))
+        for b, ll in zip(self.bins, self.log_lik, strict=True):
+            if b.column in table.column_names:
+                out += ll[b.bin_index(table.column(b.column))]
+        return out
+
+    def predict_proba(self, table: pa.Table) -> F64:
+        lo = self.log_odds(table)
+        lo -= lo.max(axis=1, keepdims=True)
+        p = np.exp(lo)
+        return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64)

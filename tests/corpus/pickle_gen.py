@@ -627,6 +627,18 @@ def _numpy_pandas(out: Path) -> list[Path]:
     return [out / "a.npy", out / "a.npz", out / "c.npz", out / "df.pkl"]
 
 
+@benign("pandas_arrow")
+def _pandas_arrow(out: Path) -> list[Path]:
+    """pandas 3's Arrow-backed strings (its default when pyarrow is installed)."""
+    import pandas as pd
+    import pyarrow  # noqa: F401  (ImportError skips the family where pyarrow is absent)
+
+    df = pd.DataFrame({"s": pd.array(["a", None, "c"], dtype="string[pyarrow]"), "i": [1, 2, 3]})
+    df.to_pickle(out / "arrow_df.pkl")
+    df["s"].to_pickle(out / "arrow_series.pkl")
+    return [out / "arrow_df.pkl", out / "arrow_series.pkl"]
+
+
 @benign("torch")
 def _torch(out: Path) -> list[Path]:
     import torch

@@ -18,10 +18,14 @@ from custodes.scan.targets import collect_targets
 
 from ..conftest import Result
 
+FAKE = (("fake", "tests.scan.fake:FakeScanner"),)
+
 
 @pytest.fixture(autouse=True)
 def only_fake(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "SCANNERS", (("fake", "tests.scan.fake:FakeScanner"),))
+    # The CLI reads the module-level registry; run_scan calls below pass it explicitly,
+    # which is what reaches spawned worker processes.
+    monkeypatch.setattr(registry, "SCANNERS", FAKE)
 
 
 def test_pragma_forms() -> None:
@@ -73,8 +77,8 @@ def test_a_crashing_scanner_costs_one_file_not_the_scan(tmp_path: Path) -> None:
 def test_parallel_and_serial_runs_agree(tmp_path: Path) -> None:
     for i in range(150):
         (tmp_path / f"f{i:03}.txt").write_text(f"LEAK-k{i}\n" if i % 7 == 0 else "clean\n")
-    serial = run_scan([tmp_path], jobs=1)
-    parallel = run_scan([tmp_path], jobs=2)
+    serial = run_scan([tmp_path], jobs=1, registry=FAKE)
+    parallel = run_scan([tmp_path], jobs=2, registry=FAKE)
     assert serial.findings == parallel.findings
     assert len(serial.findings) == 22
 

@@ -28,6 +28,7 @@ def run_scan(
     history: bool = False,
     jobs: int | None = None,
     progress: Callable[[int, int, int, int], None] | None = None,
+    registry: tuple[tuple[str, str], ...] | None = None,
 ) -> ScanResult:
     """Scan files and directories; ``progress(files, total_files, bytes, total_bytes)``."""
     targets = list(collect_targets(paths))
@@ -46,6 +47,7 @@ def run_scan(
         skip=skip,
         jobs=jobs,
         progress=(lambda f, b: progress(f, total_files, b, total_bytes)) if progress else None,
+        registry=registry,
     )
     findings = list(result.findings)
     if history and repo is not None and (not only or "secrets" in only):

@@ -8,6 +8,7 @@ stops at the first odd file hides everything after it.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from custodes.errors import CustodesError
 from custodes.findings import Category, Finding, Location, RuleId, Severity
-from custodes.scan.interface import ScanContext, Target
+from custodes.scan import registry as scanner_registry
+from custodes.scan.interface import ScanContext, Scanner, Target
 from custodes.scan.pragma import silenced
 from custodes.scan.registry import load_scanners
 
@@ -57,10 +59,28 @@ def _line_text(path: Path, line: int, cache: dict[Path, list[bytes]]) -> str:
     return ""
 
 
+_LOADED: dict[tuple[object, ...], list[Scanner]] = {}
+
+
+def _scanners(
+    only: set[str] | None, skip: set[str] | None, registry: tuple[tuple[str, str], ...] | None
+) -> list[Scanner]:
+    """Scanners for this process, built once: some compile pattern databases on start."""
+    entries = registry if registry is not None else scanner_registry.SCANNERS
+    key = (frozenset(only or ()), frozenset(skip or ()), entries)
+    if key not in _LOADED:
+        _LOADED[key] = load_scanners(only, skip, entries)[0]
+    return _LOADED[key]
+
+
 def _scan_batch(
-    batch: Sequence[Target], ctx: ScanContext, only: set[str] | None, skip: set[str] | None
+    batch: Sequence[Target],
+    ctx: ScanContext,
+    only: set[str] | None,
+    skip: set[str] | None,
+    registry: tuple[tuple[str, str], ...] | None = None,
 ) -> tuple[list[Finding], int]:
-    scanners, _missing = load_scanners(only, skip)
+    scanners = _scanners(only, skip, registry)
     found: list[Finding] = []
     silenced_count = 0
     cache: dict[Path, list[bytes]] = {}
@@ -131,17 +151,24 @@ def scan_targets(
     skip: set[str] | None = None,
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    registry: tuple[tuple[str, str], ...] | None = None,
 ) -> ScanResult:
-    """Scan files; ``progress(files_done, bytes_done)`` is called as batches finish."""
-    scanners, missing = load_scanners(only, skip)
+    """Scan files; ``progress(files_done, bytes_done)`` is called as batches finish.
+
+    Workers are spawned, not forked: forking a process that runs threads (a notebook
+    kernel, JAX, a server) can deadlock the child, and a scan must never hang.
+    """
+    scanners, missing = load_scanners(only, skip, registry)
     jobs = jobs or os.cpu_count() or 1
     findings: list[Finding] = []
     silenced_total = 0
     done_files = done_bytes = 0
     batches = list(_batches(targets))
     if jobs > 1 and len(targets) >= PARALLEL_FROM and len(batches) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [(b, pool.submit(_scan_batch, b, ctx, only, skip)) for b in batches]
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
+            futures = [(b, pool.submit(_scan_batch, b, ctx, only, skip, registry)) for b in batches]
             for batch, fut in futures:
                 got, quiet = fut.result()
                 findings.extend(got)
@@ -152,7 +179,7 @@ def scan_targets(
                     progress(done_files, done_bytes)
     else:
         for batch in batches:
-            got, quiet = _scan_batch(batch, ctx, only, skip)
+            got, quiet = _scan_batch(batch, ctx, only, skip, registry)
             findings.extend(got)
             silenced_total += quiet
             done_files += len(batch)

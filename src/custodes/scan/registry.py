@@ -56,12 +56,14 @@ def expand(names: list[str]) -> set[str]:
 
 
 def load_scanners(
-    only: set[str] | None = None, skip: set[str] | None = None
+    only: set[str] | None = None,
+    skip: set[str] | None = None,
+    registry: tuple[tuple[str, str], ...] | None = None,
 ) -> tuple[list[Scanner], list[str]]:
     """Instantiate the selected scanners; return them and the ones that could not load."""
     scanners: list[Scanner] = []
     missing: list[str] = []
-    for name, ref in SCANNERS:
+    for name, ref in SCANNERS if registry is None else registry:
         if only and name not in only:
             continue
         if skip and name in skip:

@@ -14,20 +14,31 @@ The walker reads from a :class:`ByteSource`, so the same code walks an in-memory
 an ``mmap`` of a multi-gigabyte file, or a bounded decompression stream, and big byte
 arguments are skipped rather than copied. It never raises on hostile input: every
 oddity becomes an :class:`Anomaly` and the walk stops or moves on.
+
+The byte sources and result types live in :mod:`pickle_values` and argument decoding in
+:mod:`pickle_opargs`; they are re-exported here, where callers have always found them.
 """
 
 from __future__ import annotations
 
 import _compat_pickle
-import codecs
 import contextlib
-import pickletools
-import struct
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+
+from custodes.scan.artifacts.pickle_opargs import BIG_ARG, OPS, ArgReader, StreamStop
+from custodes.scan.artifacts.pickle_values import (
+    Anomaly,
+    BufferSource,
+    BuildHook,
+    ByteSource,
+    Call,
+    GlobalRef,
+    Obj,
+    Opaque,
+    WalkResult,
+)
 
 __all__ = [
+    "BIG_ARG",
     "Anomaly",
     "BufferSource",
     "BuildHook",
@@ -41,177 +52,15 @@ __all__ = [
     "walk",
 ]
 
-BIG_ARG = 64 * 1024
-"""Byte/str arguments longer than this are skipped, not copied: tensors need no reading."""
-
-
-class ByteSource(Protocol):
-    """Sequential bytes with a position: a buffer, an mmap or a decompression stream."""
-
-    def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes; fewer only at the end."""
-
-    def readline(self, limit: int) -> bytes:
-        """Bytes up to and including ``\\n``, at most ``limit``; no newline means none found."""
-
-    def skip(self, n: int) -> int:
-        """Move forward ``n`` bytes without keeping them; returns how many were skipped."""
-
-    def tell(self) -> int:
-        """Offset of the next byte from the start of the source."""
-
-    def at_end(self) -> bool:
-        """Whether no byte is left."""
-
-
-class _Findable(Protocol):
-    def find(self, sub: bytes, start: int, end: int, /) -> int: ...
-    def __getitem__(self, key: slice, /) -> bytes: ...
-    def __len__(self) -> int: ...
-
-
-class BufferSource:
-    """A :class:`ByteSource` over ``bytes`` or an ``mmap``: skipping costs nothing."""
-
-    def __init__(self, data: _Findable, start: int = 0, end: int | None = None) -> None:
-        self._data = data
-        self._pos = start
-        self._end = len(data) if end is None else min(end, len(data))
-
-    def read(self, n: int) -> bytes:
-        """See :class:`ByteSource`."""
-        stop = min(self._pos + n, self._end)
-        chunk = self._data[self._pos : stop]
-        self._pos = stop
-        return bytes(chunk)
-
-    def readline(self, limit: int) -> bytes:
-        """See :class:`ByteSource`."""
-        stop = min(self._pos + limit, self._end)
-        nl = self._data.find(b"\n", self._pos, stop)
-        return self.read((nl + 1 if nl >= 0 else stop) - self._pos)
-
-    def skip(self, n: int) -> int:
-        """See :class:`ByteSource`."""
-        stop = min(self._pos + n, self._end)
-        done = stop - self._pos
-        self._pos = stop
-        return done
-
-    def tell(self) -> int:
-        """See :class:`ByteSource`."""
-        return self._pos
-
-    def at_end(self) -> bool:
-        """See :class:`ByteSource`."""
-        return self._pos >= self._end
-
-
-class _Mark:
-    """The MARK sentinel on the stack."""
-
-
-MARK = _Mark()
-
-
-class Opaque:
-    """A value the walker does not model (a float, a skipped blob, a persistent object)."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-
-@dataclass(eq=False)
-class GlobalRef:
-    """A callable or class the pickle imports, with whether loading calls it."""
-
-    module: str
-    name: str
-    offset: int
-    opcode: str
-    called: bool = False
-    stream: int = 0
-
-    @property
-    def qualname(self) -> str:
-        """``module.name``, the form a policy and a person read."""
-        return f"{self.module}.{self.name}"
-
-
-@dataclass(eq=False)
-class Obj:
-    """What a call would return: the callee, its arguments and any BUILD state."""
-
-    callee: object
-    args: object
-    offset: int
-    state: object = None
-
-
-@dataclass(frozen=True)
-class Call:
-    """One call loading would make (REDUCE, INST, OBJ, NEWOBJ, NEWOBJ_EX, BUILD)."""
-
-    callee: GlobalRef | None
-    """The imported callable, or None when the callee is not a plain global (dynamic)."""
-    opcode: str
-    offset: int
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    """Something a well-formed pickle from a real library does not do."""
-
-    kind: str
-    """``truncated``, ``bad-opcode``, ``stack``, ``memo-miss``, ``trailing-data``, ``ext``,
-    ``persid``, ``dynamic-call``, ``unresolved-global``, ``global-mutation``, ``limit``,
-    ``bad-protocol``, ``bad-argument``."""
-    offset: int
-    detail: str
-
-
-@dataclass
-class WalkResult:
-    """Everything one walk learned: imports, calls, oddities, and where it stopped."""
-
-    globals: list[GlobalRef] = field(default_factory=list)
-    calls: list[Call] = field(default_factory=list)
-    anomalies: list[Anomaly] = field(default_factory=list)
-    streams: int = 0
-    """How many pickle streams reached STOP."""
-    ops: int = 0
-    end: int = 0
-    """Offset just after the last byte the walker consumed."""
-    clean_stop: bool = False
-    """True when the last stream ended at STOP with no malformation."""
-
-
-BuildHook = Callable[[Obj, ByteSource, WalkResult], None]
-"""Called after BUILD on an object: lets a format (joblib) consume data written inline."""
-
-
-class _Stop(Exception):
-    """Internal: abandon the current stream (the anomaly is already recorded)."""
-
-
-def _opcode_table() -> dict[int, tuple[str, str | None]]:
-    table: dict[int, tuple[str, str | None]] = {}
-    for op in pickletools.opcodes:
-        table[ord(op.code.encode("latin-1"))] = (op.name, op.arg.name if op.arg else None)
-    return table
-
-
-_OPS = _opcode_table()
 _FIX_MODULES: dict[str, str] = dict(_compat_pickle.IMPORT_MAPPING)
 _FIX_NAMES: dict[tuple[str, str], tuple[str, str]] = dict(_compat_pickle.NAME_MAPPING)
-_LINE_LIMIT = 64 * 1024 * 1024
 _CALLERS = {"REDUCE", "NEWOBJ", "NEWOBJ_EX", "OBJ", "INST"}
 
 
 def looks_like_pickle(head: bytes) -> bool:
     """A cheap content test: PROTO 2-5, or a protocol 0/1 stream that parses to STOP."""
     if len(head) >= 2 and head[0] == 0x80:
-        return 2 <= head[1] <= 5 and (len(head) < 3 or head[2] in _OPS)
+        return 2 <= head[1] <= 5 and (len(head) < 3 or head[2] in OPS)
     if not head or head[0] not in b"(]})c\x80}":
         return False
     res = walk(BufferSource(head), max_ops=10_000, multi_stream=False)
@@ -269,7 +118,7 @@ def walk(
     return res
 
 
-class _Machine:
+class _Machine(ArgReader):
     """One stream's stack machine; symbolic, bounded, never raises to the caller."""
 
     def __init__(
@@ -296,9 +145,9 @@ class _Machine:
     def note(self, kind: str, detail: str, offset: int | None = None) -> None:
         self.res.anomalies.append(Anomaly(kind, self.pos if offset is None else offset, detail))
 
-    def fail(self, kind: str, detail: str) -> _Stop:
+    def fail(self, kind: str, detail: str) -> StreamStop:
         self.note(kind, detail)
-        return _Stop()
+        return StreamStop()
 
     def run(self) -> None:
         self.res.clean_stop = False
@@ -313,7 +162,7 @@ class _Machine:
                 if not code:
                     raise self.fail("truncated", "stream ends before STOP")
                 self.res.ops += 1
-                entry = _OPS.get(code[0])
+                entry = OPS.get(code[0])
                 if entry is None:
                     raise self.fail("bad-opcode", f"byte 0x{code[0]:02x} is no pickle opcode")
                 name, argkind = entry
@@ -326,89 +175,10 @@ class _Machine:
                     self.res.clean_stop = True
                     return
                 self.step(name, arg)
-        except _Stop:
+        except StreamStop:
             return
         except (IndexError, KeyError, TypeError, ValueError, OverflowError, RecursionError) as e:
             self.note("bad-argument", f"cannot model opcode: {type(e).__name__}")
-
-    # -- arguments -------------------------------------------------------------------
-
-    def need(self, n: int) -> bytes:
-        data = self.src.read(n)
-        if len(data) < n:
-            raise self.fail("truncated", "argument cut short")
-        return data
-
-    def sized(self, n: int, *, text: bool) -> object:
-        if n < 0:
-            raise self.fail("bad-argument", "negative length")
-        if n > BIG_ARG:
-            got = self.src.skip(n)
-            if got < n:
-                raise self.fail("truncated", "argument cut short")
-            return Opaque("blob")
-        data = self.need(n)
-        if not text:
-            return data
-        return data.decode("utf-8", "surrogatepass")
-
-    def line(self) -> bytes:
-        data = self.src.readline(_LINE_LIMIT)
-        if not data.endswith(b"\n"):
-            raise self.fail("truncated", "line argument without newline")
-        return data[:-1]
-
-    def read_arg(self, kind: str) -> object:
-        if kind == "uint1":
-            return self.need(1)[0]
-        if kind == "uint2":
-            return int(struct.unpack("<H", self.need(2))[0])
-        if kind == "int4":
-            return int(struct.unpack("<i", self.need(4))[0])
-        if kind in ("uint4", "uint8"):
-            n = 4 if kind == "uint4" else 8
-            return int.from_bytes(self.need(n), "little")
-        if kind in ("long1", "long4"):
-            n = self.need(1)[0] if kind == "long1" else int(struct.unpack("<i", self.need(4))[0])
-            if n < 0 or n > 4096:
-                raise self.fail("bad-argument", "LONG argument too large")
-            return int.from_bytes(self.need(n), "little", signed=True)
-        if kind in ("string1", "bytes1", "unicodestring1"):
-            return self.sized(self.need(1)[0], text=kind == "unicodestring1")
-        if kind in ("string4", "bytes4", "unicodestring4"):
-            fmt = "<i" if kind == "string4" else "<I"
-            return self.sized(
-                int(struct.unpack(fmt, self.need(4))[0]), text=kind == "unicodestring4"
-            )
-        if kind in ("bytes8", "unicodestring8", "bytearray8"):
-            n = int(struct.unpack("<Q", self.need(8))[0])
-            return self.sized(n, text=kind == "unicodestring8")
-        if kind == "float8":
-            self.need(8)
-            return Opaque("float")
-        if kind == "stringnl_noescape_pair":
-            return (self.line().decode("utf-8", "replace"), self.line().decode("utf-8", "replace"))
-        if kind == "stringnl_noescape":
-            return self.line().decode("utf-8", "replace")
-        if kind == "stringnl":
-            raw = self.line().rstrip()
-            if len(raw) < 2 or raw[0] != raw[-1] or raw[:1] not in (b"'", b'"'):
-                raise self.fail("bad-argument", "STRING argument not quoted")
-            decoded = codecs.escape_decode(raw[1:-1])[0]
-            return decoded.decode("latin-1")
-        if kind == "unicodestringnl":
-            return self.line().decode("raw-unicode-escape")
-        if kind in ("decimalnl_short", "decimalnl_long"):
-            text = self.line().rstrip(b"L").strip()
-            if len(text) > 4300:
-                raise self.fail("bad-argument", "integer literal too long")
-            if text in (b"00", b"01"):
-                return text == b"01"
-            return int(text)
-        if kind == "floatnl":
-            self.line()
-            return Opaque("float")
-        raise self.fail("bad-opcode", f"unknown argument kind {kind}")
 
     # -- stack -----------------------------------------------------------------------
 

@@ -134,6 +134,15 @@ _SAFE_EXACT = frozenset(
         "pandas.core.arrays.categorical._unpickle_categorical",
         "pandas._libs.tslibs.offsets._unpickle_offset",
         "pandas.core.internals.managers.BlockManager",
+        # pandas 3 backs its default string dtype with pyarrow when pyarrow is installed, so
+        # a plain DataFrame pickle rebuilds Arrow arrays: the array from (type, length,
+        # buffers), a type from its alias string, a buffer over bytes; all pure data.
+        "pyarrow.lib._restore_array",
+        "pyarrow.lib.type_for_alias",
+        "pyarrow.lib.py_buffer",
+        # the missing-value singleton those string dtypes pickle as their na_value
+        "pandas.NA",
+        "pandas._libs.missing.NA",
         # scikit-learn helpers that are functions but only rebuild objects
         "sklearn.tree._tree._unpickle_tree",
     }

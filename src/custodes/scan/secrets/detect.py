@@ -37,7 +37,7 @@ __all__ = ["ALL_RULES", "find_secrets", "rule_ids"]
 ALL_RULES: tuple[Rule, ...] = RULES + GENERIC_RULES
 _GENERIC = frozenset(id(r) for r in GENERIC_RULES)
 _ANSI = re.compile(r"(?:\x1b|\\u001[bB]|\\x1[bB]|\\033|\\e)\[[0-9;?]*[A-Za-z]")
-_SECRET_GROUPS = ("s", "s2", "s3")
+_SECRET_GROUPS = ("s", "s2", "s3", "s4")
 
 
 def rule_ids() -> list[str]:

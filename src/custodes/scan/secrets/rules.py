@@ -107,14 +107,16 @@ def pem_check(secret: str, text: str, start: int) -> float | None:
 
 def url_password_check(secret: str, text: str, start: int) -> float | None:
     """The password part of a URL: not a template variable, not a stand-in."""
-    del text, start
     if len(secret) < 3 or secret.startswith(("$", "{", "<", "%", "*")):
         return None
     if is_example_or_placeholder(secret):
         return None
     low = secret.lower()
-    if low in {"pass", "pwd", "user", "username", "secret", "mypassword", "pw"}:
+    if low in {"pass", "pwd", "user", "username", "secret", "mypassword", "pw", "guest"}:
         return None
+    user = re.search(r"(?:^|[/\s\"'])([^\s:/@\"']{1,64}):$", text[max(0, start - 70) : start])
+    if user and user.group(1).lower() == low:
+        return None  # "guest:guest", "postgres:postgres": a default, not a leaked password
     if charset_classes(secret) < 2 and len(secret) < 10:
         return 0.6
     return 0.95
@@ -124,8 +126,8 @@ def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
-# "NAME = value", "NAME: value", "NAME <- value", '"NAME": "value"' and friends.
-ASSIGN = r"""[\w.\-]{0,24}["']?\]?[ \t]{0,5}(?:=|:=|:|<-|=>)[ \t]{0,5}["']?"""
+# "NAME = value", "NAME: value", "NAME <- value", '"NAME": "value"', 'f("NAME", "value")' and friends.
+ASSIGN = r"""[\w.\-]{0,24}["']?\]?[ \t]{0,5}(?:=|:=|:|<-|=>|(?<=["']),)[ \t]{0,5}["']?"""
 END = r"(?![A-Za-z0-9])"
 
 

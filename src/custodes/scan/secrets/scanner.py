@@ -81,6 +81,9 @@ _TEXT_SUFFIXES = frozenset(
         ".j2",
         ".jinja",
         ".service",
+        ".key",
+        ".pem",
+        ".asc",
     }
 )
 _TEXT_NAMES = frozenset(

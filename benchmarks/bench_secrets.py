@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from custodes.scan.interface import HEAD_BYTES, ScanContext, Target
-from custodes.scan.secrets import SecretsScanner, hyperscan_available
+from custodes.scan import run_scan
+from custodes.scan.secrets import hyperscan_available
 
 CORPORA = {
     "own": Path(__file__).resolve().parents[1] / "tests" / "corpus" / "secrets_gen.py",
@@ -43,25 +43,25 @@ def _gen(corpus: str = "own"):  # type: ignore[no-untyped-def]
     return mod
 
 
-def run_custodes(root: Path) -> tuple[set[tuple[str, int]], float, float]:
-    scanner, ctx = SecretsScanner(), ScanContext()
-    found: set[tuple[str, int]] = set()
+def run_custodes(root: Path, jobs: int = 2) -> tuple[set[tuple[str, int]], float, float]:
+    """custodes as users run it: the scan engine, credential scanner only, on ``jobs`` cores."""
     t0 = time.perf_counter()
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name == "labels.json":
-            continue
-        rel = path.relative_to(root).as_posix()
-        with path.open("rb") as fh:
-            head = fh.read(HEAD_BYTES)
-        target = Target(path, rel, path.stat().st_size, head)
-        if scanner.wants(target):
-            for f in scanner.scan(target, ctx):
-                if f.location and f.location.line:
-                    found.add((rel, f.location.line))
+    result = run_scan([root], only={"secrets"}, jobs=jobs)
     dt = time.perf_counter() - t0
-    # tracemalloc would slow the scan several-fold; the process high-water mark is honest.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-    return found, dt, peak
+    found: set[tuple[str, int]] = set()
+    for f in result.findings:
+        if f.location is None or not f.location.line:
+            continue
+        rel = Path(f.location.path).relative_to(root).as_posix()
+        if rel != "labels.json":
+            found.add((rel, f.location.line))
+    # tracemalloc would slow the scan several-fold; the high-water marks are honest. Pool
+    # workers have exited by now, so RUSAGE_CHILDREN covers them.
+    peak = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    return found, dt, peak / 1e3
 
 
 def _child(cmd: list[str], cwd: Path | None = None) -> tuple[str, float, float]:

@@ -1,4 +1,4 @@
-"""``custodes data``: baseline reference data (check and labels come next)."""
+"""``custodes data``: baseline reference data, check batches, find mislabelled rows."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rich.table import Table
 
 from custodes.cli.common import ListFormat, console, dump_json, err_console, write_output
 from custodes.data import build_baseline, refresh_digest
-from custodes.errors import NotBuiltYet, UsageError
+from custodes.errors import UsageError
 
 __all__ = ["app"]
 
@@ -129,16 +129,92 @@ def baseline_command(
     console.print(table)
 
 
-def _not_yet(name: str, what: str) -> None:
-    def command(ctx: typer.Context) -> None:
-        raise NotBuiltYet(f"'custodes data {name}' is not built yet (it will {what})")
-
-    command.__doc__ = f"(not built yet) {what[0].upper()}{what[1:]}."
-    app.command(
-        name,
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    )(command)
+class CheckFormat(enum.StrEnum):
+    console = "console"
+    json = "json"
+    html = "html"
 
 
-_not_yet("check", "check a batch against a baseline for drift, schema breaks or poisoning")
-_not_yet("labels", "find likely mislabelled rows in a training set, per source")
+def _parse_tiers(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    out = {}
+    for part in text.split(","):
+        src, sep, tier = part.partition("=")
+        if not sep or not src.strip() or not tier.strip():
+            raise UsageError(f"--tiers expects source=tier,... (got {part!r})")
+        out[src.strip()] = tier.strip()
+    return out
+
+
+@app.command("check")
+def check_command(
+    batch: Annotated[str, typer.Argument(help="Batch: Parquet file/folder or CSV.")],
+    baseline: Annotated[Path, typer.Option("--baseline", "-b", help="Baseline JSON.")],
+    flagged_rows: Annotated[
+        Path | None,
+        typer.Option("--flagged-rows", help="Write suspect rows (CSV, or Parquet by extension)."),
+    ] = None,
+    tiers: Annotated[
+        str | None, typer.Option("--tiers", help="Source to tier: first_party=ehr,broker=claims")
+    ] = None,
+    fmt: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = CheckFormat.console,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Report file.")] = None,
+) -> None:
+    """Check a batch against a baseline: ok, drift, suspected_poisoning or schema_violation."""
+    from custodes.data import Baseline
+    from custodes.data.check import check_batch, write_flagged
+
+    mapping = _parse_tiers(tiers)
+    result = check_batch(batch, Baseline.load(baseline), tiers=mapping)
+    if flagged_rows is not None:
+        write_flagged(result.flagged, result.id_column, flagged_rows)
+    if fmt is CheckFormat.json:
+        write_output(dump_json(result.to_dict(max_flagged=100)), output)
+    elif fmt is CheckFormat.html:
+        from custodes.report.data_html import render_data_check_html
+
+        write_output(render_data_check_html(result), output)
+    else:
+        from custodes.report.data_console import render_data_check
+
+        render_data_check(result, console)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("labels")
+def labels_command(
+    train: Annotated[str, typer.Argument(help="Training data: Parquet file/folder or CSV.")],
+    label: Annotated[str, typer.Option("--label", help="Label (class) column.")],
+    source_column: Annotated[
+        str | None, typer.Option("--source-column", help="Column naming each row's source.")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option("--id-column", help="Row id column.")] = None,
+    flagged_rows: Annotated[
+        Path | None, typer.Option("--flagged-rows", help="Write likely mislabelled rows.")
+    ] = None,
+    fmt: Annotated[
+        ListFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ListFormat.console,
+) -> None:
+    """Likely mislabelled rows (cleanlab on cross-validated probabilities), rates per source."""
+    from custodes.data.check import write_flagged
+    from custodes.data.labels_check import find_mislabelled
+
+    result = find_mislabelled(train, label, source_column=source_column, id_column=id_column)
+    if flagged_rows is not None:
+        write_flagged(result.flagged, id_column, flagged_rows)
+    if fmt is ListFormat.json:
+        write_output(dump_json(result.to_dict()), None)
+        return
+    console.print(
+        f"{result.issues:,} likely mislabelled rows of {result.rows:,} ({result.rate:.1%})"
+    )
+    table = Table(title="per source", title_justify="left")
+    for h in ("source", "rows", "issues", "rate"):
+        table.add_column(h)
+    for s, d in result.per_source.items():
+        table.add_row(s, f"{int(d['rows']):,}", f"{int(d['issues']):,}", f"{d['rate']:.1%}")
+    console.print(table)

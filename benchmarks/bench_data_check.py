@@ -1,0 +1,152 @@
+"""Benchmark: ``data check`` of 1M-row batches against a 7.5M-row baseline.
+
+Goal (issue #4): under 2 s and 2 GB per 1M-row check; the right verdict per scenario;
+flagged-rows precision/recall beside cleanlab's alone on the same batch.
+
+    PYTHONPATH=src:. .venv/bin/python benchmarks/bench_data_check.py [--reference-rows N]
+        [--batch-rows M] [--out /tmp/custodes-bench-check]
+
+Data and baseline are generated once and cached under --out. Each check runs in a fresh
+process so that peak memory (ru_maxrss) is the check's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+import pyarrow.parquet as pq
+from custodes.data import Baseline
+from custodes.data.check import check_batch
+from custodes.data.check.issues import cleanlab_issues
+root, sc = sys.argv[1], sys.argv[2]
+b = Baseline.load(f"{root}/baseline.json")
+t = time.perf_counter()
+r = check_batch(f"{root}/batches/{sc}.parquet", b)
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+truth = json.load(open(f"{root}/truth/{sc}.json"))
+P = set(truth["poisoned_ids"])
+target = P
+if sc == "label_flip_subpop":
+    tb = pq.read_table(f"{root}/batches/{sc}.parquet")
+    d = truth["details"]["subpopulation"]
+    age = tb.column("age").to_numpy()
+    m = (np.asarray(tb.column("source").to_pylist()) == d["source"]) & (
+        np.asarray(tb.column("region").to_pylist()) == d["region"]) & (age >= d["age_min"]) & (age <= d["age_max"])
+    target = set(np.asarray(tb.column("patient_id"))[m].tolist()) & P
+F = {f.id for f in r.flagged}
+def pr(flags, tgt):
+    tp = len(flags & tgt)
+    return (round(tp / len(flags), 3) if flags else None, round(tp / len(tgt), 3) if tgt else None)
+# cleanlab alone: its label issues on the same batch with the same calibrated probabilities
+from custodes.data.check.checker import read_batch
+tb = read_batch(f"{root}/batches/{sc}.parquet")
+ids = np.asarray(tb.column("patient_id"))
+cl = set(ids[np.asarray(r.cleanlab.get("mask", []), bool)].tolist()) if "mask" in r.cleanlab else None
+print(json.dumps({"scenario": sc, "verdict": r.verdict, "acceptable": truth["acceptable_verdicts"],
+    "seconds": round(seconds, 2), "peak_mb": round(peak), "flagged": len(F),
+    "pr_custodes": pr(F, target), "pr_custodes_all_truth": pr(F, P),
+    "cleanlab_rate": r.cleanlab.get("rate")}))
+"""
+
+CLEANLAB = r"""
+import json, sys, time
+import numpy as np
+from custodes.data import Baseline
+from custodes.data.check.checker import read_batch, _codes, _labels
+from custodes.data.check.drift import bin_column
+from custodes.data.check.issues import cleanlab_issues
+from custodes.data.check.model import fit_model, naive_bayes_logits
+import pyarrow.parquet as pq
+root, sc = sys.argv[1], sys.argv[2]
+b = Baseline.load(f"{root}/baseline.json")
+t = read_batch(f"{root}/batches/{sc}.parquet")
+n = t.num_rows
+code = _codes(t.column("source"), list(b.sources), n)
+fb = {k: bin_column(b, k, t.column(k)).index for k in b.label_bins if k in t.column_names}
+y = _labels(b, t)
+p = fit_model(naive_bayes_logits(b, fb, code, list(b.sources)), y).proba
+mask, _ = cleanlab_issues(p, y)
+ids = np.asarray(t.column("patient_id"))
+F = set(ids[mask].tolist())
+truth = json.load(open(f"{root}/truth/{sc}.json"))
+P = set(truth["poisoned_ids"])
+target = P
+if sc == "label_flip_subpop":
+    d = truth["details"]["subpopulation"]
+    age = t.column("age").to_numpy()
+    m = (np.asarray(t.column("source").to_pylist()) == d["source"]) & (
+        np.asarray(t.column("region").to_pylist()) == d["region"]) & (age >= d["age_min"]) & (age <= d["age_max"])
+    target = set(ids[m].tolist()) & P
+tp = len(F & target)
+print(json.dumps({"scenario": sc, "cleanlab_flagged": len(F),
+    "pr_cleanlab": (round(tp / max(len(F), 1), 3), round(tp / len(target), 3) if target else None)}))
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reference-rows", type=int, default=7_500_000)
+    ap.add_argument("--batch-rows", type=int, default=1_000_000)
+    ap.add_argument("--out", type=Path, default=Path("/tmp/custodes-bench-check"))
+    args = ap.parse_args()
+    root = args.out / f"{args.reference_rows}-{args.batch_rows}"
+    py = sys.executable
+    if not (root / "baseline.json").exists():
+        subprocess.run(
+            [
+                py,
+                "tests/corpus/health_data_gen.py",
+                str(root),
+                "--reference-rows",
+                str(args.reference_rows),
+                "--batch-rows",
+                str(args.batch_rows),
+                "--seed",
+                "0",
+                "--partitions",
+                "8",
+            ],
+            check=True,
+        )
+        subprocess.run(
+            [
+                py,
+                "-m",
+                "custodes.cli.main",
+                "data",
+                "baseline",
+                str(root / "reference"),
+                "-o",
+                str(root / "baseline.json"),
+                "--label",
+                "adverse_outcome",
+                "--source-column",
+                "source",
+                "--id-column",
+                "patient_id",
+                "--format",
+                "json",
+            ],
+            check=True,
+        )
+    scenarios = [p.stem for p in sorted((root / "batches").glob("*.parquet"))]
+    for sc in scenarios:
+        out = subprocess.run([py, "-c", CHILD, str(root), sc], capture_output=True, text=True)
+        print(out.stdout.strip() or out.stderr[-2000:], flush=True)
+        if sc in ("label_flip_subpop", "backdoor_trigger", "slow_flips"):
+            out = subprocess.run(
+                [py, "-c", CLEANLAB, str(root), sc], capture_output=True, text=True
+            )
+            print(out.stdout.strip() or out.stderr[-2000:], flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

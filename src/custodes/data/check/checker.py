@@ -1,0 +1,383 @@
+"""``check_batch``: compare one batch with a baseline and say what happened, where, which rows.
+
+The order matters. Schema first (a broken schema must still leave a per-column answer
+for the other columns), then drift per column and per source (effect sizes), then the
+poisoning signals that a careful poisoner cannot avoid: labels that disagree with the
+calibrated baseline model per source and per group, rare or off-grid values that predict
+the label, near-duplicates in bulk, and cleanlab's out-of-sample label issues per source.
+The verdict is the worst that applies: ``schema_violation`` > ``suspected_poisoning`` >
+``drift`` > ``ok``; drift means only marginals moved, so poisoning never hides as drift.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custodes.data.baseline import Baseline
+from custodes.data.check.drift import Binned, DriftScore, bin_column, drift_score, score_counts
+from custodes.data.check.duplicates import near_duplicates
+from custodes.data.check.findings import to_findings
+from custodes.data.check.issues import cleanlab_issues
+from custodes.data.check.labelshift import SOURCE_EFFECT, Z_GROUP, bin_tests, source_scores
+from custodes.data.check.model import fit_model, naive_bayes_logits
+from custodes.data.check.result import (
+    DRIFT,
+    OK,
+    POISONING,
+    SCHEMA,
+    ColumnResult,
+    DataCheckResult,
+    FlaggedRow,
+    Signal,
+    SourceResult,
+    worst_verdict,
+)
+from custodes.data.check.schema import align
+from custodes.data.check.triggers import find_triggers
+from custodes.data.io import iter_task, plan
+from custodes.data.sketches import F64, I64
+from custodes.errors import InputError
+
+__all__ = ["TIERS", "check_batch", "read_batch"]
+
+TIERS = ("first_party", "broker", "user_generated")
+SIGNATURE_SAMPLE = 200_000
+MIN_OVERLAP = 0.5
+"""Share of the baseline's columns a batch must have to be the same dataset at all."""
+
+
+def read_batch(batch: Any) -> pa.Table:
+    """The whole batch as one Arrow table (InputError when empty or unreadable)."""
+    tasks = plan([batch])
+    parts = [pa.Table.from_batches([b]) for t in tasks for b in iter_task(t)]
+    where = str(batch) if isinstance(batch, str | Path) else None
+    if not parts or sum(p.num_rows for p in parts) == 0:
+        raise InputError("the batch has no rows", path=where)
+    try:
+        return pa.concat_tables(parts, promote_options="permissive")
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"batch parts disagree on their columns: {exc}", path=where) from None
+
+
+def _codes(arr: pa.ChunkedArray | pa.Array | None, values: list[str], n: int) -> I64:
+    """Index of each row's value in ``values`` (len(values) for unknown or null)."""
+    if arr is None:
+        return np.full(n, len(values), np.int64)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    pos = pc.index_in(arr.cast(pa.string()), value_set=pa.array(values, pa.string()))
+    return np.asarray(pos.fill_null(len(values)).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _source_drift(
+    baseline: Baseline, binned: dict[str, Binned], code: I64, sources: list[str]
+) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {s: [] for s in sources}
+    ns = len(sources) + 1
+    for name, b in binned.items():
+        if b.bins is None:
+            continue
+        nb = b.reference.size
+        counts = np.bincount(code * nb + b.index, minlength=ns * nb).reshape(ns, nb)
+        for i, s in enumerate(sources):
+            fb = baseline.source_label_bins.get(s, {}).get(name)
+            if fb is None or counts[i].sum() == 0:
+                continue
+            ref = np.asarray(fb.rows, np.int64)
+            score = score_counts(baseline, name, ref, counts[i], None)
+            if score.drifted:
+                out[s].append(name)
+    return out
+
+
+def _labels(baseline: Baseline, table: pa.Table) -> I64 | None:
+    label = baseline.roles.label
+    if not label or label not in table.column_names:
+        return None
+    arr = table.column(label)
+    if pa.types.is_floating(arr.type):  # 1.0 reads as the class "1"
+        arr = pc.cast(arr, pa.int64(), safe=False)
+    codes = _codes(arr, baseline.classes, table.num_rows)
+    return np.where(codes >= len(baseline.classes), -1, codes)
+
+
+def check_batch(
+    batch: Any,
+    baseline: Baseline,
+    *,
+    tiers: Mapping[str, str] | None = None,
+    label_issues: bool = True,
+) -> DataCheckResult:
+    """Check one batch (path, Arrow/pandas/polars table) against a baseline."""
+    start = time.perf_counter()
+    raw = batch if isinstance(batch, pa.Table) else read_batch(batch)
+    n = raw.num_rows
+    where = str(batch) if isinstance(batch, str | Path) else None
+    if n == 0:
+        raise InputError("the batch has no rows", path=where)
+    present = [c for c in baseline.columns if c in raw.column_names]
+    if len(present) < MIN_OVERLAP * len(baseline.columns):
+        raise InputError(
+            f"the batch shares {len(present)} of the baseline's {len(baseline.columns)} "
+            "columns; is the baseline from another dataset?",
+            path=where,
+        )
+    aligned = align(baseline, raw)
+    for name, issues in aligned.issues.items():
+        if any(i.kind == "all_null" for i in issues) or (
+            name in aligned.table.column_names
+            and aligned.table.column(name).null_count == n
+            and baseline.columns[name].null_rate < 1
+        ):
+            raise InputError(f"column {name!r} is entirely null in the batch", path=where)
+    table = aligned.table
+    roles = baseline.roles
+    sources = list(baseline.sources)
+    src_arr = table.column(roles.source) if roles.source in table.column_names else None
+    code = _codes(src_arr, sources, n)
+    y = _labels(baseline, table)
+    binned: dict[str, Binned] = {}
+    scores: dict[str, DriftScore] = {}
+    for name in table.column_names:
+        if name == roles.id:
+            continue
+        b = bin_column(baseline, name, table.column(name))
+        if b is None:
+            continue
+        binned[name] = b
+        scores[name] = drift_score(baseline, b, table.column(name))
+    feature_bins = {k: b.index for k, b in binned.items() if b.bins is not None}
+    proba: F64 | None = None
+    signals: list[Signal] = []
+    flags: dict[int, tuple[str, str]] = {}
+    src_z = np.zeros(len(sources) + 1)
+    src_eff = np.zeros(len(sources) + 1)
+    if y is not None and baseline.classes and feature_bins:
+        logits = naive_bayes_logits(baseline, feature_bins, code if src_arr else None, sources)
+        proba = fit_model(logits, y).proba
+        src_z, src_eff = source_scores(proba, y, code, len(sources) + 1)
+        for i, s in enumerate(sources):
+            if src_z[i] >= Z_GROUP and src_eff[i] >= SOURCE_EFFECT:
+                signals.append(
+                    Signal(
+                        "source_label_shift",
+                        s,
+                        s,
+                        f"labels from {s} disagree with the baseline model: "
+                        f"{src_eff[i]:.3f} nats per row more surprising than expected",
+                        int((code == i).sum()),
+                        round(float(src_z[i]), 2),
+                        round(float(src_eff[i]), 4),
+                    )
+                )
+        ref_rates = {
+            s: {name: fb.rates() for name, fb in cols.items()}
+            for s, cols in baseline.source_label_bins.items()
+        }
+        features = list(feature_bins)
+        for t in find_triggers(baseline, table, features, proba, y, code, sources):
+            signals.append(t.signal)
+            for r in t.rows.tolist():
+                flags.setdefault(r, ("trigger", t.signal.group))
+        groups = bin_tests(binned, proba, y, code, sources, baseline.classes, ref_rates)
+        for g in groups:
+            signals.append(g.signal)
+            for r in g.rows.tolist():
+                flags.setdefault(r, ("label_shift", g.signal.group))
+    # exact duplicates are a rate: estimated on an even sample, as costly as the rest
+    sample = table if n <= SIGNATURE_SAMPLE else table.take(np.arange(0, n, n // SIGNATURE_SAMPLE))
+    sigs = baseline.row_signatures(sample) if baseline.signatures.get("columns") else None
+    dup = near_duplicates(
+        binned, sigs, float(baseline.signatures.get("duplicate_rate", 0.0)), code, sources
+    )
+    if dup.signal is not None:
+        signals.append(dup.signal)
+        for r, c in zip(dup.rows.tolist(), dup.cluster.tolist(), strict=True):
+            flags.setdefault(r, ("near_duplicate", f"cluster {c}"))
+    issues_mask: np.ndarray | None = None
+    cleanlab_info: dict[str, Any] = {}
+    if label_issues and proba is not None and y is not None:
+        issues_mask, cleanlab_info = cleanlab_issues(proba, y)
+    src_drift = _source_drift(baseline, binned, code, sources) if src_arr is not None else {}
+    columns = _columns(baseline, aligned.issues, scores, binned, table)
+    poisoned_sources = {s.source for s in signals if s.source}
+    source_results = _sources(
+        baseline,
+        table,
+        code,
+        sources,
+        y,
+        src_z,
+        src_eff,
+        src_drift,
+        signals,
+        dup,
+        issues_mask,
+        flags,
+        tiers,
+        poisoned_sources,
+    )
+    ids = _ids(table, raw, roles.id)
+    flagged = tuple(
+        FlaggedRow(
+            ids[r], f"{reason}: {group}", sources[code[r]] if code[r] < len(sources) else None
+        )
+        for r, (reason, group) in sorted(flags.items())
+    )
+    verdicts = [c.verdict for c in columns]
+    if signals:
+        verdicts.append(POISONING)
+    verdict = worst_verdict(verdicts)
+    reasons = _reasons(columns, signals)
+    findings = to_findings(columns, signals, where or "batch")
+    return DataCheckResult(
+        verdict,
+        tuple(reasons),
+        n,
+        tuple(columns),
+        tuple(source_results),
+        tuple(signals),
+        flagged,
+        tuple(findings),
+        baseline.rows,
+        roles.id,
+        roles.source,
+        roles.label,
+        time.perf_counter() - start,
+        cleanlab_info,
+        where or "",
+    )
+
+
+def _ids(table: pa.Table, raw: pa.Table, id_col: str | None) -> list[Any]:
+    if id_col and id_col in raw.column_names:
+        return list(raw.column(id_col).to_pylist())
+    return list(range(raw.num_rows))
+
+
+def _columns(
+    baseline: Baseline,
+    issues: dict[str, list[Any]],
+    scores: dict[str, DriftScore],
+    binned: dict[str, Binned],
+    table: pa.Table,
+) -> list[ColumnResult]:
+    out: list[ColumnResult] = []
+    names = list(baseline.columns) + [c for c in issues if c not in baseline.columns]
+    for name in names:
+        if name == baseline.roles.id:
+            continue
+        iss = tuple(issues.get(name, []))
+        s = scores.get(name)
+        ref = baseline.columns.get(name)
+        verdict = SCHEMA if iss else (DRIFT if s is not None and s.drifted else OK)
+        nr = None
+        if name in table.column_names:
+            nr = table.column(name).null_count / max(table.num_rows, 1)
+        out.append(
+            ColumnResult(
+                name,
+                ref.kind if ref is not None else "new",
+                verdict,
+                iss,
+                s.psi if s else None,
+                s.js_distance if s else None,
+                s.wasserstein if s else None,
+                s.noise if s else None,
+                None if nr is None else round(nr, 6),
+                None if ref is None else round(ref.null_rate, 6),
+                s.reference_hist if s else (),
+                s.batch_hist if s else (),
+                tuple(binned[name].labels) if name in binned else (),
+            )
+        )
+    return out
+
+
+def _sources(
+    baseline: Baseline,
+    table: pa.Table,
+    code: I64,
+    sources: list[str],
+    y: I64 | None,
+    src_z: F64,
+    src_eff: F64,
+    src_drift: dict[str, list[str]],
+    signals: list[Signal],
+    dup: Any,
+    issues_mask: np.ndarray | None,
+    flags: dict[int, tuple[str, str]],
+    tiers: Mapping[str, str] | None,
+    poisoned: set[str],
+) -> list[SourceResult]:
+    n = table.num_rows
+    counts = np.bincount(code, minlength=len(sources) + 1)
+    total_ref = max(baseline.rows, 1)
+    pos = len(baseline.classes) - 1 if len(baseline.classes) == 2 else None
+    dup_counts = np.bincount(code[dup.rows], minlength=len(sources) + 1) if dup.signal else None
+    flag_src = (
+        np.bincount(code[np.fromiter(flags, np.int64)], minlength=len(sources) + 1)
+        if flags
+        else None
+    )
+    out = []
+    for i, s in enumerate(sources):
+        m = code == i
+        rows = int(counts[i])
+        ref_rows = next(iter(baseline.sources[s].values())).rows if baseline.sources[s] else 0
+        rate = ref_rate = None
+        if pos is not None and y is not None and rows:
+            rate = round(float((y[m] == pos).mean()), 5)
+            fb = next(iter(baseline.source_label_bins.get(s, {}).values()), None)
+            if fb is not None:
+                tot = np.asarray(fb.counts).sum(axis=0)
+                ref_rate = round(float(tot[pos] / max(tot.sum(), 1)), 5)
+        li = oli = None
+        if issues_mask is not None and rows:
+            li = round(float(issues_mask[m].mean()), 5)
+            oli = round(float(issues_mask[~m].mean()), 5) if (~m).any() else None
+        drifted = tuple(src_drift.get(s, []))
+        verdict = POISONING if s in poisoned else (DRIFT if drifted else OK)
+        tier = (tiers or {}).get(s) or (s if s in TIERS else None)
+        out.append(
+            SourceResult(
+                s,
+                tier,
+                rows,
+                round(ref_rows / total_ref, 5),
+                round(rows / max(n, 1), 5),
+                drifted,
+                rate,
+                ref_rate,
+                round(float(src_z[i]), 2) if math.isfinite(src_z[i]) else 0.0,
+                round(float(src_eff[i]), 5),
+                int(dup_counts[i]) if dup_counts is not None else 0,
+                tuple(x.group for x in signals if x.kind == "trigger" and x.source == s),
+                li,
+                oli,
+                verdict,
+                int(flag_src[i]) if flag_src is not None else 0,
+            )
+        )
+    return out
+
+
+def _reasons(columns: list[ColumnResult], signals: list[Signal]) -> list[str]:
+    out = [i.message for c in columns for i in c.issues]
+    out += [s.message for s in signals]
+    drifted = [c for c in columns if c.verdict == DRIFT]
+    if drifted:
+        top = sorted(drifted, key=lambda c: -(c.psi or 0))[:5]
+        out.append(
+            f"{len(drifted)} column(s) drifted: "
+            + ", ".join(f"{c.name} (PSI {c.psi:.2f})" for c in top)
+        )
+    return out

@@ -1,0 +1,169 @@
+"""Backdoor triggers: a rare or off-grid value that suddenly predicts the label.
+
+A trigger must be a value the clean data almost never has, or the model would learn it
+from clean rows too: a number off the column's recording grid (13.37 in a column kept to
+one decimal), a number outside the reference range, a category the reference never saw.
+The recording grid is read from the batch itself (the decimal places that hold nearly
+all its rows), because the baseline keeps a 1% histogram, not exact values. A candidate
+value is a trigger when its rows' labels disagree with what the calibrated model predicts
+for those same rows (by z and by effect size): ordinary rounding noise does not predict
+anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from custodes.data.baseline import Baseline
+from custodes.data.check.result import Signal
+from custodes.data.profile import float_with_nan
+from custodes.data.sketches import F64, I64
+
+__all__ = ["TriggerFinding", "find_triggers"]
+
+GRID_SHARE = 0.99
+"""Share of rows whose decimals define a column's recording grid."""
+MIN_ROWS = 10
+Z_TRIGGER = 5.0
+MIN_EFFECT = 0.1
+
+
+@dataclass(frozen=True)
+class TriggerFinding:
+    signal: Signal
+    rows: I64
+
+
+def _decimals(v: F64) -> I64:
+    """Decimal places each value needs (0..7; 7 = not on any short decimal grid)."""
+    out = np.full(v.size, 7, np.int64)
+    for d in range(6, -1, -1):
+        s = v * 10.0**d
+        on = np.abs(s - np.rint(s)) <= 1e-6 * np.maximum(1.0, np.abs(s))
+        out[on] = d
+    return out
+
+
+def _candidates(
+    baseline: Baseline, name: str, arr: pa.ChunkedArray | pa.Array
+) -> list[tuple[str, str]]:
+    """(value as text, why) of rare or off-grid values with enough rows to matter."""
+    profile = baseline.columns[name]
+    n = len(arr)
+    vc = pc.value_counts(pc.drop_null(arr))
+    values, counts = vc.field("values"), np.asarray(vc.field("counts").to_numpy(), np.int64)
+    out: list[tuple[str, str]] = []
+    numeric = pa.types.is_floating(values.type) or pa.types.is_integer(values.type)
+    if profile.kind == "numeric" and numeric:
+        v = np.asarray(values.to_numpy(zero_copy_only=False), np.float64)
+        ok = np.isfinite(v)
+        v, c = v[ok], counts[ok]
+        if v.size == 0:
+            return out
+        dec = _decimals(v)
+        share = np.bincount(dec, weights=c, minlength=8).cumsum() / max(c.sum(), 1)
+        grid = int(np.searchsorted(share, GRID_SHARE))
+        lo, hi = profile.min, profile.max
+        for val, cnt, d in zip(v, c, dec, strict=True):
+            if cnt < max(MIN_ROWS, 1e-4 * n):
+                continue
+            if d > grid and grid < 6:
+                out.append((repr(float(val)), f"off the column's {10.0**-grid:g} grid"))
+            elif lo is not None and hi is not None and not lo <= val <= hi:
+                out.append((repr(float(val)), "outside the reference range"))
+    elif profile.freq is not None:
+        ref = profile.frequencies()
+        total = max(profile.count, 1)
+        for val, cnt in zip(values.cast(pa.string()).to_pylist(), counts, strict=True):
+            if cnt < max(MIN_ROWS, 1e-4 * n):
+                continue
+            share = ref.get(str(val), 0) / total
+            if share < 1e-4 and cnt / n > 10 * share:
+                out.append((str(val), "absent or rare in the reference"))
+    return out
+
+
+def find_triggers(
+    baseline: Baseline,
+    table: pa.Table,
+    features: list[str],
+    proba: F64 | None,
+    y: I64 | None,
+    source_code: I64 | None,
+    sources: list[str],
+) -> list[TriggerFinding]:
+    """Rare or off-grid values whose rows carry a label the model does not expect."""
+    out: list[TriggerFinding] = []
+    for name in features:
+        arr = table.column(name)
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.cast(arr.type.value_type)
+        for text, why in _candidates(baseline, name, arr):
+            if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
+                x = float_with_nan(arr)
+                mask = x == float(text)
+            else:
+                mask = np.asarray(pc.equal(arr.cast(pa.string()), text).fill_null(False))
+            rows = np.flatnonzero(mask)
+            sig = _label_evidence(baseline, name, text, why, rows, proba, y, source_code, sources)
+            if sig is not None:
+                out.append(TriggerFinding(sig, rows))
+    return out
+
+
+def _label_evidence(
+    baseline: Baseline,
+    name: str,
+    text: str,
+    why: str,
+    rows: I64,
+    proba: F64 | None,
+    y: I64 | None,
+    source_code: I64 | None,
+    sources: list[str],
+) -> Signal | None:
+    if proba is None or y is None or rows.size == 0:
+        return None
+    yr = y[rows]
+    keep = rows[yr >= 0]
+    if keep.size < MIN_ROWS:
+        return None
+    best: tuple[float, int, float, float, float] | None = None
+    for k in range(proba.shape[1]):
+        o = float((y[keep] == k).sum())
+        p = proba[keep, k]
+        e, v = float(p.sum()), float((p * (1 - p)).sum())
+        z = (o - e) / math.sqrt(max(v, 1e-9))
+        eff = (o - e) / keep.size
+        if (
+            abs(z) >= Z_TRIGGER
+            and abs(eff) >= MIN_EFFECT
+            and (best is None or abs(z) > abs(best[0]))
+        ):
+            best = (z, k, eff, o, e)
+    if best is None:
+        return None
+    z, k, eff, o, e = best
+    src = None
+    if source_code is not None:
+        codes = np.bincount(source_code[rows])
+        top = int(codes.argmax())
+        src = sources[top] if top < len(sources) else None
+    majority = int(np.bincount(y[keep]).argmax())
+    cls = baseline.classes[majority] if majority < len(baseline.classes) else str(majority)
+    return Signal(
+        "trigger",
+        src,
+        f"{name} = {text}",
+        f"{rows.size:,} rows have {name} = {text} ({why}); {o / keep.size:.0%} carry "
+        f"label {baseline.classes[k]!r} where the baseline model expects {e / keep.size:.0%}",
+        int(rows.size),
+        round(abs(z), 2),
+        round(eff, 4),
+        {"column": name, "value": text, "why": why, "label": cls},
+    )

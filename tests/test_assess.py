@@ -64,3 +64,31 @@ def test_project_without_a_model_is_still_scanned(tmp_path: Path) -> None:
     assert a.analyzers == ("scan",)
     assert any("no custodes.yaml" in s for s in a.skipped)
     assert any(f.rule_id == "CODE-TORCH-LOAD" for f in a.findings)
+
+
+def test_health_demo_poisoned_upload_is_caught_and_fails_q2(tmp_path: Path) -> None:
+    [project] = write_examples(tmp_path, ["health-outcomes"])
+    a = assess(project, today=date(2026, 11, 26))
+    assert "data-check" in a.analyzers
+    [outcome] = a.data_checks
+    assert outcome.verdict == "suspected_poisoning"
+    assert any("user_generated" in s for s in outcome.suspect_sources)
+    assert outcome.flagged_rows > 0
+    assert any(f.category is Category.DATA for f in a.findings)
+    assert a.threat_model is not None
+    q2 = a.threat_model.diagnostic.questions[1]
+    assert q2.answer == "no"
+    assert any("suspected poisoning" in g.detail for g in q2.gaps)
+
+
+def test_a_data_check_that_cannot_run_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "custodes.yaml").write_text(
+        "version: 1\nsystem: {name: s}\n"
+        "data_checks:\n  - {id: weekly, baseline: missing.json, batch: batch.parquet}\n"
+    )
+    a = assess(tmp_path, today=date(2026, 11, 26))
+    [outcome] = a.data_checks
+    assert outcome.verdict is None
+    assert outcome.error is not None
+    assert "missing.json" in outcome.error
+    assert any(f.rule_id == "DATA-CHECK-NOT-RUN" for f in a.findings)

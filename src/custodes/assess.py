@@ -13,14 +13,24 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from custodes.errors import InputError
-from custodes.findings import Category, Finding, Severity
+from custodes.errors import CustodesError, InputError
+from custodes.findings import Category, Finding, Location, RuleId, Severity
 from custodes.system.loader import load_system
+from custodes.system.schema import SystemModel
 from custodes.threatmodel import ThreatModel, analyze
 from custodes.threatmodel.diagnostic import with_evidence
 from custodes.threatmodel.model import Gap
 
-__all__ = ["SYSTEM_FILE", "Assessment", "assess", "find_system_file", "scan_gaps"]
+__all__ = [
+    "SYSTEM_FILE",
+    "Assessment",
+    "DataCheckOutcome",
+    "assess",
+    "data_gaps",
+    "find_system_file",
+    "run_data_checks",
+    "scan_gaps",
+]
 
 SYSTEM_FILE = "custodes.yaml"
 
@@ -38,6 +48,21 @@ class Assessment:
     """Analyzers that did not run, each with the reason."""
     assessed_on: date = field(default_factory=date.today)
     scanned_files: int = 0
+    data_checks: tuple[DataCheckOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
+class DataCheckOutcome:
+    """One declared data check: its verdict, or why it could not run."""
+
+    id: str
+    batch: str
+    verdict: str | None
+    """ok | drift | suspected_poisoning | schema_violation; None when it could not run."""
+    reasons: tuple[str, ...] = ()
+    flagged_rows: int = 0
+    suspect_sources: tuple[str, ...] = ()
+    error: str | None = None
 
 
 def find_system_file(path: Path) -> Path:
@@ -118,6 +143,84 @@ def scan_gaps(findings: Sequence[Finding], root: Path | None = None) -> dict[int
     return gaps
 
 
+def run_data_checks(
+    system: SystemModel, root: Path
+) -> tuple[list[DataCheckOutcome], list[Finding]]:
+    """Run every data check custodes.yaml declares; a check that cannot run says why."""
+    from custodes.data import Baseline
+    from custodes.data.check import check_batch
+
+    outcomes: list[DataCheckOutcome] = []
+    findings: list[Finding] = []
+    for dc in system.data_checks:
+        batch = root / dc.batch
+        try:
+            result = check_batch(
+                str(batch), Baseline.load(root / dc.baseline), tiers=dc.tiers or None
+            )
+        except CustodesError as exc:
+            outcomes.append(DataCheckOutcome(dc.id, dc.batch, None, error=exc.diagnostics()))
+            findings.append(
+                Finding(
+                    rule_id=RuleId("DATA-CHECK-NOT-RUN"),
+                    category=Category.DATA,
+                    severity=Severity.MEDIUM,
+                    message=f"data check {dc.id!r} could not run: {exc.diagnostics()}",
+                    location=Location(path=str(batch)),
+                    remediation="fix the baseline or batch path in data_checks, or rebuild the "
+                    "baseline with custodes data baseline",
+                    subject=dc.id,
+                )
+            )
+            continue
+        suspects = tuple(
+            f"{s.source} ({s.tier})" if s.tier and s.tier != s.source else s.source
+            for s in result.sources
+            if s.verdict not in ("ok", "drift")
+        )
+        outcomes.append(
+            DataCheckOutcome(
+                dc.id,
+                dc.batch,
+                result.verdict,
+                result.reasons,
+                len(result.flagged),
+                suspects,
+            )
+        )
+        findings.extend(result.findings)
+    return outcomes, findings
+
+
+def data_gaps(outcomes: Sequence[DataCheckOutcome]) -> dict[int, list[Gap]]:
+    """Diagnostic-loop gaps the data checks prove: poisoning or a broken schema is Q2."""
+    gaps: dict[int, list[Gap]] = {2: []}
+    for o in outcomes:
+        if o.verdict == "suspected_poisoning":
+            where = f" from {', '.join(o.suspect_sources)}" if o.suspect_sources else ""
+            gaps[2].append(
+                Gap(
+                    "data monitoring",
+                    f"data check {o.id!r}: suspected poisoning{where}; "
+                    f"{o.flagged_rows:,} rows flagged for review before training",
+                    (o.batch,),
+                )
+            )
+        elif o.verdict == "schema_violation":
+            gaps[2].append(
+                Gap(
+                    "data monitoring",
+                    f"data check {o.id!r}: the batch breaks the schema",
+                    (o.batch,),
+                )
+            )
+        elif o.verdict is None:
+            gaps[2].append(
+                Gap("data monitoring", f"data check {o.id!r} could not run: {o.error}", (o.batch,))
+            )
+    return gaps
+
+
 def assess(
     project: Path,
     *,
@@ -155,6 +258,12 @@ def assess(
             tm = replace(
                 tm, diagnostic=with_evidence(tm.diagnostic, scan_gaps(result.findings, root))
             )
+    outcomes: list[DataCheckOutcome] = []
+    if tm is not None and tm.system.model.data_checks:
+        outcomes, data_findings = run_data_checks(tm.system.model, root)
+        analyzers.append("data-check")
+        findings.extend(data_findings)
+        tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, data_gaps(outcomes)))
     if tm is not None:
         findings = list(tm.findings) + findings
     return Assessment(
@@ -165,4 +274,5 @@ def assess(
         skipped=tuple(skipped),
         assessed_on=today,
         scanned_files=scanned,
+        data_checks=tuple(outcomes),
     )

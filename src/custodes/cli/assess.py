@@ -118,7 +118,8 @@ def demo_command(
     table = Table(title="custodes demo", title_justify="left", expand=True)
     table.add_column("project")
     table.add_column("threats", justify="right")
-    table.add_column("scan findings", justify="right")
+    table.add_column("scan + data findings", justify="right")
+    table.add_column("data check")
     table.add_column("worst")
     table.add_column("Q1 secure / Q2 operable / Q3 scales")
     for project in projects:
@@ -131,6 +132,7 @@ def demo_command(
             project.name,
             str(len(tm.threats)) if tm else "-",
             str(len(a.findings) - (len(tm.findings) if tm else 0)),
+            ", ".join(o.verdict or "not run" for o in a.data_checks) or "-",
             worst.value if worst else "none",
             answers,
         )
@@ -142,6 +144,7 @@ def demo_command(
                 "findings": len(a.findings),
                 "worst": worst.value if worst else None,
                 "diagnostic": [q.answer for q in tm.diagnostic.questions] if tm else [],
+                "data_checks": {o.id: o.verdict for o in a.data_checks},
             }
         )
     if fmt is ListFormat.json:

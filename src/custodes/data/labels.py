@@ -54,7 +54,7 @@ class FeatureBins:
         """Readable bin names (ranges or values), the null bin last."""
         if self.edges is not None:
             e = self.edges
-            names = [f"[{e[i]:.6g}, {e[i + 1]:.6g})" for i in range(len(e) - 1)]
+            names = [f"[{e[i]:.4g}, {e[i + 1]:.4g})" for i in range(len(e) - 1)]
         else:
             names = list(self.values or [])
         return [*names, NULL_BIN]

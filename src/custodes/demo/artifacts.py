@@ -93,7 +93,37 @@ def _biometric(root: Path) -> None:
     head.write_bytes(struct.pack("<Q", len(header)) + header + weights)
 
 
+#: Demo data sizes: large enough for the poisoning to be statistically visible, small
+#: enough that `custodes demo` stays a few seconds.
+HEALTH_REFERENCE_ROWS = 150_000
+HEALTH_BATCH_ROWS = 40_000
+
+
+def _health_data(root: Path) -> None:
+    """Reference data, its baseline, and this week's poisoned upload from the app."""
+    import pyarrow.parquet as pq
+
+    from custodes.data import build_baseline
+    from custodes.demo import health_data
+
+    data = root / "data"
+    (data / "batches").mkdir(parents=True, exist_ok=True)
+    reference = health_data.reference_table(HEALTH_REFERENCE_ROWS, seed=11)
+    pq.write_table(reference, data / "reference.parquet")
+    baseline = build_baseline(
+        [reference],
+        label=health_data.LABEL_COLUMN,
+        source_column=health_data.SOURCE_COLUMN,
+        id_column=health_data.ID_COLUMN,
+        workers=1,
+    )
+    baseline.save(data / "baseline.json")
+    batch, _truth = health_data.scenario_batch("label_flip_subpop", HEALTH_BATCH_ROWS, 11)
+    pq.write_table(batch, data / "batches/2026-11-bloom-upload.parquet")
+
+
 def _health(root: Path) -> None:
+    _health_data(root)
     rng = random.Random(7)  # noqa: S311 - fake demo rows, not a secret
     rows = "\n".join(
         f"{i}  patient{rng.randrange(10**4, 10**5)}@example.org  +1-202-555-01{rng.randrange(10, 99)}  {w}"

@@ -100,6 +100,7 @@ def render_assessment_html(a: Assessment, *, audience: str = "developer") -> str
                 for f, row in zip(top, _finding_rows(top), strict=True)
             ],
             "more": max(0, len(others) - len(top)),
+            "data_checks": list(a.data_checks),
         }
     ctx["assessment"] = {
         "project": str(a.project),
@@ -133,6 +134,7 @@ _KIND = {
     "artifact": "Model file runs code",
     "dependency": "Unsafe code or dependency",
     "notebook": "Ungoverned notebook",
+    "data": "Data batch",
 }
 
 

@@ -233,6 +233,14 @@ def _check_references(model: SystemModel, marks: Marks, path: Path) -> None:
             seen_flows[flow.id] = i
         must_exist(("flows", i, "from"), flow.from_, f"flow {name!r} comes from")
         must_exist(("flows", i, "to"), flow.to, f"flow {name!r} goes to")
+    for i, dc in enumerate(model.data_checks):
+        if dc.source is not None:
+            must_exist(
+                ("data_checks", i, "source"),
+                dc.source,
+                f"data check {dc.id!r} reads from",
+                ("sources", "stores", "feedback_loops"),
+            )
     catalog = load_catalog()
     for i, control in enumerate(model.controls):
         if not catalog.has_control(control.id):

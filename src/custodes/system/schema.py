@@ -18,6 +18,7 @@ __all__ = [
     "Consequence",
     "Control",
     "ControlStatus",
+    "DataCheck",
     "Dependency",
     "Element",
     "Endpoint",
@@ -323,6 +324,21 @@ class Control(_Strict):
         return self
 
 
+class DataCheck(_Strict):
+    """A batch to check against a baseline whenever the project is assessed.
+
+    Paths are relative to custodes.yaml. ``tiers`` maps values of the baseline's source
+    column to provenance tiers when they are not tier names already.
+    """
+
+    id: ElementId
+    baseline: str
+    batch: str
+    source: ElementId | None = None
+    """The declared source or store the batch arrives from, for the report."""
+    tiers: dict[str, Tier] = {}
+
+
 class SystemModel(_Strict):
     """The whole custodes.yaml."""
 
@@ -342,3 +358,4 @@ class SystemModel(_Strict):
     tools: list[Tool] = []
     flows: list[Flow] = []
     controls: list[Control] = []
+    data_checks: list[DataCheck] = []

@@ -217,8 +217,19 @@ def _refine(
             mask = np.zeros_like(base)
             mask[idx[sel[bi]]] = True
             best_mask = mask
-            chosen = [b.labels[i] for i in np.flatnonzero(sel)]
-            best_label = f"{b.name} in " + (
-                f"{chosen[0]}..{chosen[-1]}" if len(chosen) > 2 else " or ".join(chosen)
-            )
+            picked = np.flatnonzero(sel)
+            chosen = [b.labels[i] for i in picked]
+            contiguous = int(picked[-1] - picked[0]) + 1 == picked.size
+            best_label = f"{b.name} in " + _join_bins(chosen, contiguous)
     return best_mask, best_label
+
+
+def _join_bins(names: list[str], contiguous: bool) -> str:
+    """Adjacent intervals read as one, ``[24.66, 34.64)``; anything else is listed."""
+    if (
+        contiguous
+        and len(names) > 1
+        and all(n.startswith("[") and n.endswith(")") for n in (names[0], names[-1]))
+    ):
+        return names[0].split(",")[0] + "," + names[-1].split(",", 1)[1]
+    return " or ".join(names)

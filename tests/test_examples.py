@@ -19,6 +19,7 @@ import pytest
 import custodes
 from custodes.catalog import load_catalog
 from custodes.system import LoadedSystem, SystemGraph, load_system
+from custodes.system.loader import ELEMENT_SECTIONS
 from custodes.system.schema import (
     Control,
     Element,
@@ -39,20 +40,6 @@ NAMES = ("biometric-identity", "health-outcomes", "llm-support-assistant")
 #: The date the examples were written against; time-based facts are checked at this date.
 TODAY = date(2026, 11, 26)
 TRAINING_KINDS = ("training", "fine_tuning")
-ELEMENT_SECTIONS = (
-    "actors",
-    "trust_boundaries",
-    "sources",
-    "processes",
-    "stores",
-    "models",
-    "dependencies",
-    "notebooks",
-    "endpoints",
-    "outputs",
-    "feedback_loops",
-    "tools",
-)
 #: Sections whose elements carry data and must sit in a flow and a trust boundary.
 DATA_SECTIONS = ("sources", "processes", "stores", "notebooks", "endpoints")
 

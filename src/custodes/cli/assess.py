@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from custodes import __version__
 from custodes.assess import Assessment, assess
 from custodes.cli.common import (
     FAIL_ON_HELP,
@@ -23,6 +22,7 @@ from custodes.cli.common import (
     parse_today,
     scan_progress,
     write_output,
+    write_sarif,
 )
 from custodes.demo import example_names, write_examples
 from custodes.errors import InputError
@@ -82,12 +82,7 @@ def assess_command(
     elif fmt is FindingsFormat.json:
         write_output(dump_json(assessment_document(a)), output)
     elif fmt is FindingsFormat.sarif:
-        from custodes.report.sarif import render_sarif
-
-        write_output(
-            dump_json(render_sarif(a.findings, tool_version=__version__, base_dir=Path.cwd())),
-            output,
-        )
+        write_sarif(a.findings, output)
     elif fmt is FindingsFormat.markdown:
         from custodes.report.markdown import render_assessment_markdown
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -22,6 +22,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from custodes import __version__
 from custodes.errors import InputError, UsageError
 from custodes.findings import Finding, Severity
 
@@ -99,6 +100,15 @@ def write_output(text: str, output: Path | None) -> None:
 def dump_json(doc: Any) -> str:
     """JSON as the CLI prints it: indented, UTF-8, stable key order."""
     return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def write_sarif(findings: Sequence[Finding], output: Path | None) -> None:
+    """SARIF 2.1.0 of any findings, paths relative to the working directory."""
+    from custodes.report.sarif import render_sarif
+
+    write_output(
+        dump_json(render_sarif(findings, tool_version=__version__, base_dir=Path.cwd())), output
+    )
 
 
 def exit_for(findings: list[Finding] | tuple[Finding, ...], fail_on: Severity) -> None:

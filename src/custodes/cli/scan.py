@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from custodes import __version__
 from custodes.cli.common import (
     FAIL_ON_HELP,
     FindingsFormat,
@@ -18,6 +17,7 @@ from custodes.cli.common import (
     parse_severity,
     scan_progress,
     write_output,
+    write_sarif,
 )
 from custodes.errors import UsageError
 from custodes.report.console import print_scan
@@ -94,12 +94,7 @@ def scan_command(
     elif fmt is FindingsFormat.json:
         write_output(dump_json(scan_document(result)), output)
     elif fmt is FindingsFormat.sarif:
-        from custodes.report.sarif import render_sarif
-
-        write_output(
-            dump_json(render_sarif(result.findings, tool_version=__version__, base_dir=Path.cwd())),
-            output,
-        )
+        write_sarif(result.findings, output)
     elif fmt is FindingsFormat.markdown:
         from custodes.report.markdown import render_findings_markdown
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from custodes import __version__
 from custodes.assess import find_system_file
 from custodes.cli.common import (
     FAIL_ON_HELP,
@@ -20,6 +19,7 @@ from custodes.cli.common import (
     parse_severity,
     parse_today,
     write_output,
+    write_sarif,
 )
 from custodes.errors import UsageError
 from custodes.report.console import print_threat_model
@@ -64,12 +64,7 @@ def threat_model(
     elif fmt is FindingsFormat.json:
         write_output(dump_json(threat_model_document(tm)), output)
     elif fmt is FindingsFormat.sarif:
-        from custodes.report.sarif import render_sarif
-
-        write_output(
-            dump_json(render_sarif(tm.findings, tool_version=__version__, base_dir=Path.cwd())),
-            output,
-        )
+        write_sarif(tm.findings, output)
     elif fmt is FindingsFormat.markdown:
         from custodes.report.markdown import render_markdown
 

@@ -1,91 +1,99 @@
 """A data check on the terminal: the verdict first, then where and which rows.
 
 Order follows what a reviewer asks: what is the verdict and why, which source, which
-columns moved, which rows to look at. Rendering only; the result comes from the check.
+columns moved, which rows to look at. The tables keep to what fits an 80-column
+terminal: each source is one row of the signals that fired, each column a line only when
+it drifted or broke the schema. Rendering only; the result comes from the check.
 """
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
-from custodes.data.check.result import DataCheckResult
+from custodes.data.check.result import DataCheckResult, SourceResult
 
 __all__ = ["render_data_check"]
 
 _STYLE = {"ok": "green", "drift": "yellow", "suspected_poisoning": "red", "schema_violation": "red"}
 
 
+def _signals(s: SourceResult) -> str:
+    """The evidence behind a source's verdict, in words, strongest first."""
+    parts = []
+    if s.flagged_rows:
+        parts.append(f"{s.flagged_rows:,} rows flagged")
+    if abs(s.label_shift_z) >= 3:
+        parts.append(f"labels off the baseline model (z {s.label_shift_z:.1f})")
+    if s.trigger_values:
+        parts.append("trigger values " + ", ".join(s.trigger_values[:3]))
+    if s.duplicate_rows:
+        parts.append(f"{s.duplicate_rows:,} near-duplicate rows")
+    if s.drifted_columns:
+        more = "..." if len(s.drifted_columns) > 3 else ""
+        parts.append("drift in " + ", ".join(s.drifted_columns[:3]) + more)
+    if s.label_issue_rate is not None and s.other_label_issue_rate is not None:
+        parts.append(
+            f"label issues {s.label_issue_rate:.1%} vs {s.other_label_issue_rate:.1%} elsewhere"
+        )
+    return "; ".join(parts) or "-"
+
+
 def render_data_check(result: DataCheckResult, console: Console, *, top: int = 10) -> None:
+    """Verdict and reasons, per-source table, columns that moved, flagged rows."""
     style = _STYLE.get(result.verdict, "bold")
     console.print(
         f"[bold {style}]verdict: {result.verdict}[/] ({result.rows:,} rows against a "
-        f"{result.baseline_rows:,}-row baseline, {result.seconds:.2f} s)"
+        f"{result.baseline_rows:,}-row baseline, {result.seconds:.2f} s)",
+        soft_wrap=True,
     )
     for r in result.reasons[:top]:
-        console.print(f"  - {r}")
+        console.print(Padding(Text("- " + r), (0, 0, 0, 2)))
     if result.sources:
-        t = Table(title="sources", title_justify="left")
-        for h in (
-            "source",
-            "tier",
-            "rows",
-            "share (ref)",
-            "label rate (ref)",
-            "label z",
-            "drifted",
-            "dup rows",
-            "triggers",
-            "issue rate (others)",
-            "flagged",
-            "verdict",
-        ):
-            t.add_column(h)
-        for s in result.sources:
+        console.print("sources", style="bold")
+        order = sorted(result.sources, key=lambda s: (s.verdict == "ok", s.source))
+        for s in order:
+            name = s.source if not s.tier or s.tier == s.source else f"{s.source} ({s.tier})"
+            head = Text("  ")
+            head.append(f"{name}  ", style="bold")
+            head.append(f"{s.rows:,} rows ({s.batch_share:.0%}, ref {s.reference_share:.0%})  ")
+            if s.label_rate is not None:
+                head.append(
+                    f"label rate {s.label_rate:.1%} (ref {(s.reference_label_rate or 0):.1%})  "
+                )
+            head.append(s.verdict, style=_STYLE.get(s.verdict, "bold"))
+            console.print(head)
+            console.print(Padding(Text(_signals(s), style="dim"), (0, 0, 0, 6)))
+    moved = [c for c in result.columns if c.verdict != "ok"]
+    if moved:
+        moved = sorted(moved, key=lambda c: -(c.js_distance or c.psi or 0))[:top]
+        t = Table(title="columns that moved or broke", title_justify="left", expand=True)
+        t.add_column("column")
+        t.add_column("verdict", no_wrap=True)
+        t.add_column("PSI / JS", no_wrap=True)
+        t.add_column("issues", ratio=1)
+        for c in moved:
+            scores = "/".join("-" if v is None else f"{v:.3f}" for v in (c.psi, c.js_distance))
             t.add_row(
-                s.source,
-                s.tier or "",
-                f"{s.rows:,}",
-                f"{s.batch_share:.1%} ({s.reference_share:.1%})",
-                ""
-                if s.label_rate is None
-                else f"{s.label_rate:.1%} ({(s.reference_label_rate or 0):.1%})",
-                f"{s.label_shift_z:.1f}",
-                ", ".join(s.drifted_columns[:3]) + ("..." if len(s.drifted_columns) > 3 else ""),
-                f"{s.duplicate_rows:,}",
-                ", ".join(s.trigger_values),
-                ""
-                if s.label_issue_rate is None
-                else f"{s.label_issue_rate:.1%} ({(s.other_label_issue_rate or 0):.1%})",
-                f"{s.flagged_rows:,}",
-                f"[{_STYLE.get(s.verdict, 'bold')}]{s.verdict}[/]",
+                c.name,
+                f"[{_STYLE.get(c.verdict, 'bold')}]{c.verdict}[/]",
+                scores,
+                "; ".join(
+                    i.kind + (f" -> {i.suggestion}" if i.suggestion else "") for i in c.issues
+                ),
             )
         console.print(t)
-    cols = [c for c in result.columns if c.verdict != "ok"] or list(result.columns)
-    cols = sorted(cols, key=lambda c: (c.verdict == "ok", -(c.psi or 0)))[:top]
-    t = Table(title="top columns", title_justify="left")
-    for h in ("column", "kind", "PSI", "JS", "Wasserstein/sd", "nulls (ref)", "verdict", "issues"):
-        t.add_column(h)
-    for c in cols:
-        t.add_row(
-            c.name,
-            c.kind,
-            "" if c.psi is None else f"{c.psi:.3f}",
-            "" if c.js_distance is None else f"{c.js_distance:.3f}",
-            "" if c.wasserstein is None else f"{c.wasserstein:.3f}",
-            ""
-            if c.null_rate is None
-            else f"{c.null_rate:.1%} ({(c.reference_null_rate or 0):.1%})",
-            f"[{_STYLE.get(c.verdict, 'bold')}]{c.verdict}[/]",
-            "; ".join(i.kind + (f" -> {i.suggestion}" if i.suggestion else "") for i in c.issues),
-        )
-    console.print(t)
+    else:
+        console.print(f"no column drifted or broke the schema ({len(result.columns)} checked)")
     doc = result.to_dict()["flagged_rows"]
     console.print(f"flagged rows: {doc['count']:,}")
     for reason, count in sorted(doc["by_reason"].items(), key=lambda kv: -kv[1])[:top]:
-        console.print(f"  {count:>8,}  {reason}")
+        console.print(Padding(Text(f"{count:>8,}  {reason}"), (0, 0, 0, 2)))
     if result.cleanlab.get("available"):
         console.print(
             f"cleanlab alone: {result.cleanlab['issues']:,} label issues "
-            f"({result.cleanlab['rate']:.1%} of rows)"
+            f"({result.cleanlab['rate']:.1%} of rows)",
+            style="dim",
         )

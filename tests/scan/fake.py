@@ -31,3 +31,17 @@ class FakeScanner(Scanner):
                     location=Location(path=target.display, line=n),
                     subject=m.group(1).decode(),
                 )
+
+
+class KillerScanner(FakeScanner):
+    """Like FakeScanner, but a file containing SEGV takes the whole process down."""
+
+    name = "killer"
+
+    def scan(self, target: Target, ctx: ScanContext) -> Iterator[Finding]:
+        import os
+        import signal
+
+        if b"SEGV" in target.path.read_bytes():
+            os.kill(os.getpid(), signal.SIGSEGV)
+        yield from super().scan(target, ctx)

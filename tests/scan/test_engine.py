@@ -162,3 +162,14 @@ def test_history_hunks_are_walked_oldest_first(tmp_path: Path) -> None:
         ("a.py", 2, "y = 2\nkey = 'second'"),
     ]
     assert hunks[0].author == "T"
+
+
+def test_a_worker_that_dies_costs_one_file(tmp_path: Path) -> None:
+    killer = (("killer", "tests.scan.fake:KillerScanner"),)
+    for i in range(100):
+        (tmp_path / f"f{i:03}.txt").write_text("LEAK-x\n" if i % 10 == 0 else "clean\n")
+    (tmp_path / "f050.txt").write_text("SEGV\n")
+    result = run_scan([tmp_path], jobs=2, registry=killer)
+    crashed = [f for f in result.findings if f.rule_id == "SCAN-CRASHED"]
+    assert [f.location.path for f in crashed if f.location] == [f"{tmp_path}/f050.txt"]
+    assert sum(f.rule_id == "SECRET-FAKE" for f in result.findings) == 9

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +120,41 @@ def _scan_batch(
     return found, silenced_count
 
 
+def _isolate(
+    batch: Sequence[Target],
+    ctx: ScanContext,
+    only: set[str] | None,
+    skip: set[str] | None,
+    registry: tuple[tuple[str, str], ...] | None,
+) -> tuple[list[Finding], int]:
+    """Rescan a batch whose worker died, halving it until the file that kills it is alone.
+
+    A broken pool fails every batch still in flight, innocent ones included; each is
+    retried whole in a fresh process first, so the cost is a few processes per culprit,
+    not one per file.
+    """
+    try:
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        ) as solo:
+            return solo.submit(_scan_batch, batch, ctx, only, skip, registry).result()
+    except BrokenProcessPool:
+        if len(batch) == 1:
+            crashed = _problem(
+                batch[0],
+                "artifacts",
+                "the scanner process died while reading this file (a parser crash or the "
+                "memory limit); treat the file as hostile and do not load it",
+                Severity.HIGH,
+                "SCAN-CRASHED",
+            )
+            return [crashed], 0
+    mid = len(batch) // 2
+    left = _isolate(batch[:mid], ctx, only, skip, registry)
+    right = _isolate(batch[mid:], ctx, only, skip, registry)
+    return left[0] + right[0], left[1] + right[1]
+
+
 def _problem(target: Target, scanner: str, message: str, severity: Severity, rule: str) -> Finding:
     return Finding(
         rule_id=RuleId(rule),
@@ -170,7 +206,12 @@ def scan_targets(
         ) as pool:
             futures = [(b, pool.submit(_scan_batch, b, ctx, only, skip, registry)) for b in batches]
             for batch, fut in futures:
-                got, quiet = fut.result()
+                try:
+                    got, quiet = fut.result()
+                except BrokenProcessPool:
+                    # A worker died (a C parser crashed, the kernel killed it): find the file
+                    # that does it, one process per file, and keep every other result.
+                    got, quiet = _isolate(batch, ctx, only, skip, registry)
                 findings.extend(got)
                 silenced_total += quiet
                 done_files += len(batch)

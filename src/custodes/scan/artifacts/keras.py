@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import json
 import mmap
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -203,25 +206,56 @@ def _parse(raw: bytes | str, what: str) -> object:
         raise _Malformed(f"{what} is not valid JSON ({str(exc)[:80]})") from None
 
 
+#: Runs in a child process: it opens the file with h5py and prints the two root attributes
+#: as JSON strings, under an address-space cap. HDF5 is a C library; a crafted file that
+#: crashes or hangs it must cost a finding, not the scan.
+_H5_CHILD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+import h5py
+out = {}
+with h5py.File(sys.argv[1], "r") as fh:
+    for key in ("model_config", "training_config"):
+        if key in fh.attrs:
+            v = fh.attrs[key]
+            out[key] = v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+sys.stdout.write(json.dumps(out))
+"""
+H5_TIMEOUT = 30.0
+
+
 def _h5_configs(target: Target) -> list[tuple[str, object]]:
-    """The JSON attributes a legacy .h5 model keeps on its root group."""
+    """The JSON attributes a legacy .h5 model keeps on its root group, read in a child."""
+    if importlib.util.find_spec("h5py") is None:
+        raise ImportError("h5py is not installed")
     try:
-        import h5py  # type: ignore[import-untyped,unused-ignore]  # lazy: only .h5 needs it
-    except ImportError as exc:
-        raise ImportError("h5py is not installed") from exc
+        proc = subprocess.run(  # noqa: S603 - our own interpreter and script, the path is data
+            [sys.executable, "-I", "-c", _H5_CHILD, str(target.path)],
+            capture_output=True,
+            timeout=H5_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise _Malformed(f"the HDF5 reader did not finish within {H5_TIMEOUT:.0f} s") from None
+    if proc.returncode < 0:
+        raise _Malformed(
+            f"the HDF5 reader crashed on this file (signal {-proc.returncode}); treat it as hostile"
+        )
+    if proc.returncode != 0:
+        last = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no detail"]
+        raise _Malformed(f"the HDF5 file cannot be read ({last[0][:80]})")
+    try:
+        attrs = json.loads(proc.stdout)
+    except ValueError:
+        raise _Malformed("the HDF5 reader returned no attributes") from None
     out: list[tuple[str, object]] = []
-    try:
-        with h5py.File(target.path, "r") as fh:
-            for key in ("model_config", "training_config"):
-                if key not in fh.attrs:
-                    continue
-                value = fh.attrs[key]
-                raw = value if isinstance(value, str | bytes) else str(value)
-                if len(raw) > MAX_CONFIG_BYTES:
-                    raise _Malformed(f"{key} is larger than {MAX_CONFIG_BYTES} bytes")
-                out.append((key, _parse(raw, key)))
-    except (OSError, KeyError, TypeError, RuntimeError) as exc:
-        raise _Malformed(f"the HDF5 file cannot be read ({str(exc)[:80]})") from None
+    for key in ("model_config", "training_config"):
+        raw = attrs.get(key)
+        if raw is None:
+            continue
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise _Malformed(f"{key} is larger than {MAX_CONFIG_BYTES} bytes")
+        out.append((key, _parse(raw, key)))
     return out
 
 

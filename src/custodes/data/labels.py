@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from custodes.data.profile import OTHER, ColumnProfile, float_with_nan
 from custodes.data.sketches import F64, I64
 
-__all__ = ["NULL_BIN", "FeatureBins", "LabelModel", "feature_bins"]
+__all__ = ["NULL_BIN", "FeatureBins", "LabelModel", "feature_bins", "index_codes"]
 
 NULL_BIN = "(null)"
 MAX_BINS = 32
@@ -66,21 +66,27 @@ class FeatureBins:
             for row, r in zip(self.counts, self.rows, strict=True)
         ]
 
-    def bin_index(self, arr: pa.Array | pa.ChunkedArray) -> I64:
-        """The bin of every row of a batch column (same rules as the baseline)."""
+    def bin_index(self, arr: pa.Array | pa.ChunkedArray, x: F64 | None = None) -> I64:
+        """The bin of every row of a batch column (same rules as the baseline).
+
+        ``x`` is the column as :func:`float_with_nan` already gave it, when the caller has
+        it (a check converts each column once and reuses it for every statistic).
+        Integer, boolean and date columns go through a lookup table over their value
+        range and dictionary columns through their dictionary: a binary search per row
+        (or a string per row) is what made binning the costliest part of a check.
+        """
         nbins = len(self.rows)
         if self.edges is not None:
-            x = float_with_nan(arr)
             inner = np.asarray(self.edges[1:-1], dtype=np.float64)
+            fast = _integer_bins(arr, inner, nbins)
+            if fast is not None:
+                return fast
+            if x is None:
+                x = float_with_nan(arr)
             idx = np.searchsorted(inner, x, side="right").astype(np.int64)
             return np.where(np.isnan(x), nbins - 1, idx)
         values = self.values or []
-        lookup = pa.array(values[:-1], type=pa.string())
-        s = arr.cast(pa.string())
-        pos = pc.index_in(s, value_set=lookup)
-        out = pos.fill_null(len(values) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
-        nulls = s.is_null().to_numpy(zero_copy_only=False)
-        return np.where(nulls, nbins - 1, out)
+        return index_codes(arr, values[:-1], len(values) - 1, nbins - 1)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"column": self.column, "kind": self.kind, "classes": self.classes}
@@ -104,6 +110,90 @@ class FeatureBins:
             [int(v) for v in d["rows"]],
             [[int(c) for c in row] for row in d["counts"]],
         )
+
+
+LUT_RANGE = 1 << 20
+"""Widest integer value range binned by lookup table (8 MB of table at most)."""
+
+
+def index_codes(arr: pa.Array | pa.ChunkedArray, values: list[str], missing: int, null: int) -> I64:
+    """Position of each row's value (as text) in ``values``; ``missing`` / ``null`` else.
+
+    Dictionary-encoded columns (how Parquet strings are read) are matched through each
+    chunk's dictionary and mapped back by index, so no row is ever cast to a string.
+    """
+    lookup = pa.array(values, type=pa.string())
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if chunks and all(pa.types.is_dictionary(c.type) for c in chunks):
+        parts = []
+        for c in chunks:
+            d = c.dictionary.cast(pa.string())
+            pos = pc.index_in(d, value_set=lookup).fill_null(missing)
+            lut = np.asarray(pos.to_numpy(zero_copy_only=False), np.int64)
+            lut = np.where(d.is_null().to_numpy(zero_copy_only=False), null, lut)
+            lut = np.append(lut, null)  # null indices point here
+            ind = c.indices.fill_null(len(d)).to_numpy(zero_copy_only=False)
+            parts.append(lut[ind])
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    if chunks and all(pa.types.is_integer(c.type) for c in chunks):
+        got = _integer_values(arr, 0)
+        if got is not None:
+            v, valid, lo, hi = got
+            names = [str(i) for i in range(lo, hi + 1)]
+            pos = pc.index_in(pa.array(names, pa.string()), value_set=lookup).fill_null(missing)
+            table = np.asarray(pos.to_numpy(zero_copy_only=False), np.int64)
+            out = table[v - lo] if v.size else np.zeros(0, np.int64)
+            return out if valid is None else np.where(valid, out, null)
+    s = arr.cast(pa.string())
+    pos = pc.index_in(s, value_set=lookup)
+    out = pos.fill_null(missing).to_numpy(zero_copy_only=False).astype(np.int64)
+    nulls = s.is_null().to_numpy(zero_copy_only=False)
+    return np.where(nulls, null, out)
+
+
+def _integer_values(
+    arr: pa.Array | pa.ChunkedArray, scale: int
+) -> tuple[I64, np.ndarray | None, int, int] | None:
+    """(values with nulls as ``lo``, validity or None, lo, hi) of a narrow-range column."""
+    mm = pc.min_max(arr)
+    lo, hi = mm["min"].as_py(), mm["max"].as_py()
+    if lo is None or hi is None:
+        return None
+    lo, hi = int(lo), int(hi)
+    if hi - lo >= LUT_RANGE or max(abs(lo), abs(hi)) * max(scale, 1) >= 1 << 53:
+        return None
+    filled = pc.fill_null(arr, lo) if arr.null_count else arr
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    v = np.asarray(filled.to_numpy(zero_copy_only=False), np.int64)
+    valid = None
+    if arr.null_count:
+        valid = np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), bool)
+    return v, valid, lo, hi
+
+
+def _integer_bins(arr: pa.Array | pa.ChunkedArray, inner: F64, nbins: int) -> I64 | None:
+    """Bins of an integer, boolean or date32 column through a table over its range.
+
+    Exactly what ``searchsorted`` on :func:`float_with_nan` gives (the values are exact
+    in float64 below 2**53), at one gather per row instead of a binary search.
+    """
+    t = arr.type
+    scale = 0
+    if pa.types.is_boolean(t):
+        arr = arr.cast(pa.int8())
+    elif pa.types.is_date32(t):
+        arr, scale = arr.cast(pa.int32()), 86_400  # float_with_nan reads days as seconds
+    elif not pa.types.is_integer(t):
+        return None
+    got = _integer_values(arr, scale)
+    if got is None:
+        return None
+    v, valid, lo, hi = got
+    keys = np.arange(lo, hi + 1, dtype=np.int64) * (scale or 1)
+    table = np.searchsorted(inner, keys.astype(np.float64), side="right").astype(np.int64)
+    out = table[v - lo]
+    return out if valid is None else np.where(valid, out, nbins - 1)
 
 
 def _json_float(v: float) -> float | str:

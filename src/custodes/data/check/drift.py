@@ -25,7 +25,7 @@ import pyarrow as pa
 from custodes.data.baseline import Baseline
 from custodes.data.labels import FeatureBins
 from custodes.data.profile import OTHER, ColumnProfile, float_with_nan
-from custodes.data.sketches import I64
+from custodes.data.sketches import F64, I64
 
 __all__ = [
     "NOISE_SIGMAS",
@@ -74,11 +74,16 @@ def _value_bins(profile: ColumnProfile) -> list[str]:
     return [*values, OTHER]
 
 
-def bin_column(baseline: Baseline, name: str, arr: pa.ChunkedArray | pa.Array) -> Binned | None:
-    """The batch column on the baseline's bins (the label bins for features)."""
+def bin_column(
+    baseline: Baseline, name: str, arr: pa.ChunkedArray | pa.Array, x: F64 | None = None
+) -> Binned | None:
+    """The batch column on the baseline's bins (the label bins for features).
+
+    ``x``: the column through :func:`float_with_nan`, when the caller already has it.
+    """
     fb = baseline.label_bins.get(name)
     if fb is not None:
-        return Binned(name, fb.labels, np.asarray(fb.rows, np.int64), fb.bin_index(arr), fb)
+        return Binned(name, fb.labels, np.asarray(fb.rows, np.int64), fb.bin_index(arr, x), fb)
     profile = baseline.columns[name]
     if profile.freq is not None:
         values = _value_bins(profile)
@@ -97,14 +102,16 @@ def bin_column(baseline: Baseline, name: str, arr: pa.ChunkedArray | pa.Array) -
         _, counts = profile.histogram(np.asarray(edges))
         ref = [*counts.tolist(), profile.nulls]
         fake = FeatureBins(name, profile.kind, [], edges, None, ref, [[] for _ in ref])
-        return Binned(name, fake.labels, np.asarray(ref, np.int64), fake.bin_index(arr), None)
+        return Binned(name, fake.labels, np.asarray(ref, np.int64), fake.bin_index(arr, x), None)
     return None
 
 
-def _wasserstein(profile: ColumnProfile, arr: pa.ChunkedArray | pa.Array) -> float | None:
+def _wasserstein(
+    profile: ColumnProfile, arr: pa.ChunkedArray | pa.Array, x: F64 | None = None
+) -> float | None:
     if profile.hist is None or profile.count < 2:
         return None
-    x = float_with_nan(arr)
+    x = float_with_nan(arr) if x is None else x
     x = x[~np.isnan(x)]
     if x.size < 2:
         return None
@@ -120,11 +127,14 @@ def _wasserstein(profile: ColumnProfile, arr: pa.ChunkedArray | pa.Array) -> flo
 
 
 def drift_score(
-    baseline: Baseline, binned: Binned, arr: pa.ChunkedArray | pa.Array | None
+    baseline: Baseline,
+    binned: Binned,
+    arr: pa.ChunkedArray | pa.Array | None,
+    x: F64 | None = None,
 ) -> DriftScore:
     """PSI (null-corrected), JS distance and normalized Wasserstein of one column."""
     got = np.bincount(binned.index, minlength=binned.reference.size)
-    return score_counts(baseline, binned.name, binned.reference, got, arr)
+    return score_counts(baseline, binned.name, binned.reference, got, arr, x)
 
 
 def score_counts(
@@ -133,6 +143,7 @@ def score_counts(
     reference: I64,
     batch: I64,
     arr: pa.ChunkedArray | pa.Array | None,
+    x: F64 | None = None,
 ) -> DriftScore:
     """:func:`drift_score` from reference and batch counts on the same bins."""
     ref = reference.astype(np.float64)
@@ -151,7 +162,7 @@ def score_counts(
     drifted = psi >= PSI_DRIFT and psi_raw >= null_mean + NOISE_SIGMAS * null_sd
     profile = baseline.columns[name]
     numeric = arr is not None and profile.kind in ("numeric", "datetime")
-    w = _wasserstein(profile, arr) if numeric and arr is not None else None
+    w = _wasserstein(profile, arr, x) if numeric and arr is not None else None
     return DriftScore(
         round(psi, 5),
         round(psi_raw, 5),

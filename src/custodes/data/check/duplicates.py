@@ -19,7 +19,7 @@ import numpy as np
 
 from custodes.data.check.drift import Binned
 from custodes.data.check.result import Signal
-from custodes.data.sketches import I64, U64, mix64
+from custodes.data.sketches import I64, U64, mix64, mix64_inplace
 
 __all__ = ["DuplicateFinding", "near_duplicates"]
 
@@ -62,13 +62,20 @@ def near_duplicates(
     clustered = np.zeros(n, bool)
     cluster = np.full(n, -1, np.int64)
     expected = 0.0
+    # a column's code does not depend on the band: hash its few bins once, gather per row
+    codes: dict[int, U64] = {}
     for band in range(BANDS):
         cols = sorted(rng.choice(len(feats), len(feats) // 2, replace=False).tolist())
         h = np.zeros(n, np.uint64)
         q = 1.0
         for i in cols:
             b = binned[feats[i]]
-            h = mix64(h ^ mix64(b.index.astype(np.uint64) + np.uint64(i * 131 + 7)))
+            if i not in codes:
+                nb = max(int(b.reference.size), int(b.index.max()) + 1 if n else 0)
+                lut = mix64(np.arange(nb, dtype=np.uint64) + np.uint64(i * 131 + 7))
+                codes[i] = lut[b.index]
+            h ^= codes[i]
+            h = mix64_inplace(h)
             p = b.reference / max(float(b.reference.sum()), 1.0)
             q *= float((p**2).sum())
         lam = (n - 1) * q

@@ -103,21 +103,21 @@ def bin_tests(
     taken = np.zeros(n, bool)
     out: list[GroupFinding] = []
     nsrc = len(sources) + 1
+    # a group's cell depends only on the row, not on the round: key each feature once
+    keys = [source_code * b.reference.size + b.index for b in feats]
     for _ in range(MAX_GROUPS):
         best: tuple[float, int, int, Binned, int, float] | None = None
         live = known & ~taken
         for k in _target_classes(nclass, prior):
             obs = ((y == k) & live).astype(np.float64)
             pk = np.where(live, proba[:, k], 0.0)
-            vk = pk * (1 - pk)
-            for b in feats:
+            livef = live.astype(np.float64)
+            for b, key in zip(feats, keys, strict=True):
                 nb = b.reference.size
-                key = source_code * nb + b.index
                 size = nsrc * nb
                 o = np.bincount(key, weights=obs, minlength=size).astype(np.float64)
                 e = np.bincount(key, weights=pk, minlength=size).astype(np.float64)
-                np.bincount(key, weights=vk, minlength=size)
-                m = np.bincount(key, weights=live.astype(np.float64), minlength=size)
+                m = np.bincount(key, weights=livef, minlength=size)
                 z = _lr_z(o, e)
                 eff = (o - e) / np.maximum(m, 1.0)
                 po = np.clip(o / np.maximum(m, 1.0), 1e-6, 1 - 1e-6)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize  # type: ignore[import-untyped,unused-ignore]
 
 from custodes.data.baseline import Baseline
 from custodes.data.sketches import F64, I64
@@ -49,18 +48,27 @@ def naive_bayes_logits(
     total = np.asarray(
         [baseline.labels[c][baseline.roles.label or ""].rows for c in classes], float
     )
-    out = np.tile(np.log((total + 1) / (total.sum() + len(classes))), (n, 1))
+    prior = np.log((total + 1) / (total.sum() + len(classes)))
+    tables: list[tuple[F64, I64]] = []
     for name, idx in bin_index.items():
         fb = baseline.label_bins[name]
         c = np.asarray(fb.counts, np.float64) + 1.0
-        out += np.log(c / c.sum(axis=0, keepdims=True))[idx]
+        tables.append((np.log(c / c.sum(axis=0, keepdims=True)), idx))
     if source_code is not None and baseline.source_label_bins:
         rows = np.ones((len(sources) + 1, len(classes)))
         for i, s in enumerate(sources):
             sb = baseline.source_label_bins.get(s)
             if sb:
                 rows[i] += np.asarray(next(iter(sb.values())).counts, np.float64).sum(axis=0)
-        out += np.log(rows / rows.sum(axis=0, keepdims=True))[source_code]
+        tables.append((np.log(rows / rows.sum(axis=0, keepdims=True)), source_code))
+    # one class at a time, gathering from each small table's column: the same additions
+    # in the same order as adding row blocks, without a (rows x classes) temporary each
+    out = np.empty((n, len(classes)))
+    for k in range(len(classes)):
+        col = np.full(n, prior[k])
+        for table, idx in tables:
+            col += np.ascontiguousarray(table[:, k])[idx]
+        out[:, k] = col
     return out
 
 
@@ -86,6 +94,9 @@ def fit_model(logits: F64, y: I64) -> Calibrated:
 
     theta0 = np.concatenate([[1.0], np.zeros(k - 1)])
     if yk.size >= 50 and k > 1:
+        # imported here: scipy costs a few hundred ms to import, paid only with labels
+        from scipy.optimize import minimize  # type: ignore[import-untyped,unused-ignore]
+
         res = minimize(nll, theta0, jac=True, method="L-BFGS-B")
         theta = np.asarray(res.x, np.float64)
     else:

@@ -24,7 +24,7 @@ from custodes.data.check.result import Signal
 from custodes.data.profile import float_with_nan
 from custodes.data.sketches import F64, I64
 
-__all__ = ["TriggerFinding", "find_triggers"]
+__all__ = ["TriggerFinding", "find_triggers", "trigger_candidates"]
 
 GRID_SHARE = 0.99
 """Share of rows whose decimals define a column's recording grid."""
@@ -88,6 +88,15 @@ def _candidates(
     return out
 
 
+def trigger_candidates(
+    baseline: Baseline, name: str, arr: pa.ChunkedArray | pa.Array
+) -> list[tuple[str, str]]:
+    """Candidate trigger values of one column; needs no model, so it runs beside binning."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    return _candidates(baseline, name, arr)
+
+
 def find_triggers(
     baseline: Baseline,
     table: pa.Table,
@@ -96,16 +105,29 @@ def find_triggers(
     y: I64 | None,
     source_code: I64 | None,
     sources: list[str],
+    candidates: dict[str, list[tuple[str, str]]] | None = None,
+    floats: dict[str, F64] | None = None,
 ) -> list[TriggerFinding]:
-    """Rare or off-grid values whose rows carry a label the model does not expect."""
+    """Rare or off-grid values whose rows carry a label the model does not expect.
+
+    ``candidates`` (per feature, from :func:`trigger_candidates`) and ``floats`` (columns
+    already through :func:`float_with_nan`) are reused when the caller has them.
+    """
     out: list[TriggerFinding] = []
     for name in features:
         arr = table.column(name)
+        found = (
+            candidates[name]
+            if candidates is not None and name in candidates
+            else trigger_candidates(baseline, name, arr)
+        )
+        if not found:
+            continue
         if pa.types.is_dictionary(arr.type):
             arr = arr.cast(arr.type.value_type)
-        for text, why in _candidates(baseline, name, arr):
+        for text, why in found:
             if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
-                x = float_with_nan(arr)
+                x = floats[name] if floats is not None and name in floats else float_with_nan(arr)
                 mask = x == float(text)
             else:
                 mask = np.asarray(pc.equal(arr.cast(pa.string()), text).fill_null(False))

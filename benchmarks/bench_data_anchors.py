@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.corpus import health_data_gen as gen  # noqa: E402
+from custodes.demo import health_data as gen  # noqa: E402
 
 ANCHORS = Path(os.environ.get("ANCHORS_DATA_VENV", "/tmp/anchors-data-venv"))
 RUNNER = Path(__file__).resolve().parent / "anchors_data" / "anchor_run.py"

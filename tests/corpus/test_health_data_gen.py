@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.corpus import health_data_gen as gen
+from custodes.demo import health_data as gen
 
 ROWS = 40_000
 

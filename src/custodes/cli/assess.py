@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from custodes.assess import Assessment, assess
 from custodes.cli.common import (
     FAIL_ON_HELP,
     TODAY_HELP,
@@ -24,11 +23,11 @@ from custodes.cli.common import (
     write_output,
     write_sarif,
 )
-from custodes.demo import example_names, write_examples
 from custodes.errors import InputError
 from custodes.findings import worst_severity
-from custodes.report.console import print_assessment
-from custodes.report.jsonfmt import assessment_document
+
+if TYPE_CHECKING:
+    from custodes.assess import Assessment
 
 __all__ = ["assess_command", "demo_command"]
 
@@ -70,6 +69,10 @@ def assess_command(
     today: Annotated[str | None, typer.Option(help=TODAY_HELP)] = None,
 ) -> None:
     """Run every analyzer on a project and write one report: is it secure, operable, scalable?"""
+    from custodes.assess import assess
+    from custodes.report.console import print_assessment
+    from custodes.report.jsonfmt import assessment_document
+
     threshold = parse_severity(fail_on)
     with scan_progress() as progress:
         a = assess(path, today=parse_today(today), progress=progress)
@@ -107,6 +110,9 @@ def demo_command(
     today: Annotated[str | None, typer.Option(help=TODAY_HELP)] = None,
 ) -> None:
     """Write the example projects and assess each; exits 0 (the findings are the point)."""
+    from custodes.assess import assess
+    from custodes.demo import example_names, write_examples
+
     day = parse_today(today)
     projects = write_examples(directory)
     rows: list[dict[str, object]] = []

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from custodes.catalog import load_catalog
 from custodes.cli.common import ListFormat, console, dump_json, write_output
 
 __all__ = ["app"]
@@ -23,6 +22,8 @@ FormatOpt = Annotated[ListFormat, typer.Option("--format", "-f", help="Output fo
 @app.command("threats")
 def threats(fmt: FormatOpt = ListFormat.console) -> None:
     """Threats with their category, the element kinds they apply to and ATLAS ids."""
+    from custodes.catalog import load_catalog
+
     catalog = load_catalog()
     items = list(catalog.threats.values())
     if fmt is ListFormat.json:
@@ -61,6 +62,8 @@ def threats(fmt: FormatOpt = ListFormat.console) -> None:
 @app.command("controls")
 def controls(fmt: FormatOpt = ListFormat.console) -> None:
     """Controls with their group, phase and ATLAS mitigation ids."""
+    from custodes.catalog import load_catalog
+
     catalog = load_catalog()
     items = list(catalog.controls.values())
     if fmt is ListFormat.json:

@@ -12,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from custodes.cli.common import ListFormat, console, dump_json, err_console, write_output
-from custodes.data import build_baseline, refresh_digest
 from custodes.errors import UsageError
 
 __all__ = ["app"]
@@ -61,6 +60,9 @@ def baseline_command(
     ] = ListFormat.console,
 ) -> None:
     """Profile reference data into a small, versioned, digested baseline file."""
+    # Imported here, not at module level: every command's start-up pays for module imports.
+    from custodes.data import build_baseline, refresh_digest
+
     if refresh is not None:
         digest = refresh_digest(refresh)
         if fmt is ListFormat.json:

@@ -8,12 +8,8 @@ from typing import Annotated
 
 import typer
 
-from custodes.assess import SYSTEM_FILE
 from custodes.cli.common import ListFormat, console, write_output
 from custodes.errors import InputError, UsageError
-from custodes.system.loader import parse_system
-from custodes.system.schema import SystemModel
-from custodes.system.starter import discover, render_starter
 
 __all__ = ["init_command", "schema_command"]
 
@@ -28,6 +24,10 @@ def init_command(
     ] = ListFormat.console,
 ) -> None:
     """Draft a starter custodes.yaml from the project's notebooks, data, models and code."""
+    from custodes.assess import SYSTEM_FILE
+    from custodes.system.loader import parse_system
+    from custodes.system.starter import discover, render_starter
+
     if not path.is_dir():
         raise InputError("not a directory", path=path)
     target = path / SYSTEM_FILE
@@ -65,6 +65,8 @@ def init_command(
 
 def schema_command() -> None:
     """Print the JSON Schema of custodes.yaml, for editor completion and validation."""
+    from custodes.system.schema import SystemModel
+
     schema = SystemModel.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "custodes.yaml system model"

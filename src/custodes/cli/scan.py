@@ -20,11 +20,6 @@ from custodes.cli.common import (
     write_sarif,
 )
 from custodes.errors import UsageError
-from custodes.report.console import print_scan
-from custodes.report.jsonfmt import scan_document
-from custodes.scan import run_scan
-from custodes.scan.baseline import write_baseline
-from custodes.scan.registry import expand
 
 __all__ = ["scan_command"]
 
@@ -64,6 +59,12 @@ def scan_command(
 ) -> None:
     """Find hard-coded credentials, model files that run code when loaded, unsafe ML code and
     ungoverned notebooks, without executing anything it reads."""
+    from custodes.report.console import print_scan
+    from custodes.report.jsonfmt import scan_document
+    from custodes.scan import run_scan
+    from custodes.scan.baseline import write_baseline
+    from custodes.scan.registry import expand
+
     threshold = parse_severity(fail_on)
     if update_baseline and baseline is None:
         raise UsageError("--update-baseline needs --baseline FILE")

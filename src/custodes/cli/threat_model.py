@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from custodes.assess import find_system_file
 from custodes.cli.common import (
     FAIL_ON_HELP,
     TODAY_HELP,
@@ -22,10 +21,6 @@ from custodes.cli.common import (
     write_sarif,
 )
 from custodes.errors import UsageError
-from custodes.report.console import print_threat_model
-from custodes.report.jsonfmt import threat_model_document
-from custodes.system.loader import load_system
-from custodes.threatmodel import analyze
 
 __all__ = ["threat_model"]
 
@@ -51,6 +46,12 @@ def threat_model(
     ] = False,
 ) -> None:
     """Map every element to OWASP AI Exchange threats, check controls, answer the diagnostic loop."""
+    from custodes.assess import find_system_file
+    from custodes.report.console import print_threat_model
+    from custodes.report.jsonfmt import threat_model_document
+    from custodes.system.loader import load_system
+    from custodes.threatmodel import analyze
+
     threshold = parse_severity(fail_on)
     path = find_system_file(file)
     tm = analyze(load_system(path), today=parse_today(today), root=path.parent)

@@ -92,8 +92,10 @@ def render_data_check(result: DataCheckResult, console: Console, *, top: int = 1
     for reason, count in sorted(doc["by_reason"].items(), key=lambda kv: -kv[1])[:top]:
         console.print(Padding(Text(f"{count:>8,}  {reason}"), (0, 0, 0, 2)))
     if result.cleanlab.get("available"):
+        scored = result.cleanlab.get("scored_rows")
+        of = f" of {scored:,} rows scored" if scored and scored < result.rows else ""
         console.print(
-            f"cleanlab alone: {result.cleanlab['issues']:,} label issues "
-            f"({result.cleanlab['rate']:.1%} of rows)",
+            f"cleanlab alone: {result.cleanlab['issues']:,} label issues{of} "
+            f"({result.cleanlab['rate']:.1%})",
             style="dim",
         )

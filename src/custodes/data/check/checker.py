@@ -402,6 +402,12 @@ def _check(
     )
 
 
+def _nanrate(scores: np.ndarray) -> float | None:
+    """Share of scored rows that are label issues (NaN marks a row cleanlab did not score)."""
+    scored = scores[~np.isnan(scores)]
+    return round(float(scored.mean()), 5) if scored.size else None
+
+
 def _ids(table: pa.Table, raw: pa.Table, id_col: str | None) -> list[Any]:
     if id_col and id_col in raw.column_names:
         return list(raw.column(id_col).to_pylist())
@@ -487,8 +493,8 @@ def _sources(
                 ref_rate = round(float(tot[pos] / max(tot.sum(), 1)), 5)
         li = oli = None
         if issues_mask is not None and rows:
-            li = round(float(issues_mask[m].mean()), 5)
-            oli = round(float(issues_mask[~m].mean()), 5) if (~m).any() else None
+            li = _nanrate(issues_mask[m])
+            oli = _nanrate(issues_mask[~m]) if (~m).any() else None
         drifted = tuple(src_drift.get(s, []))
         verdict = POISONING if s in poisoned else (DRIFT if drifted else OK)
         tier = (tiers or {}).get(s) or (s if s in TIERS else None)

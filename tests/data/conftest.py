@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +59,16 @@ def parquet(tmp_path: Path, table: pa.Table) -> Path:
     path = tmp_path / "ref.parquet"
     pq.write_table(table, path, row_group_size=4_000)
     return path
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """A two-worker dask.distributed LocalCluster on 127.0.0.1, shared by the Dask tests."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+    )
+    try:
+        yield str(cluster.scheduler_address)
+    finally:
+        cluster.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,9 @@ from tests.data.test_baseline import ROLES, assert_same
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
-    )
-    try:
-        yield str(cluster.scheduler_address)
-    finally:
-        cluster.close()
+@pytest.fixture
+def scheduler(dask_scheduler: str) -> str:
+    return dask_scheduler
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,9 @@ def partitioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
-    )
-    try:
-        yield str(cluster.scheduler_address)
-    finally:
-        cluster.close()
+@pytest.fixture
+def scheduler(dask_scheduler: str) -> str:
+    return dask_scheduler
 
 
 @pytest.mark.slow

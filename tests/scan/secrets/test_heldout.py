@@ -7,28 +7,17 @@ tracebacks, URLs with passwords, generic assignments...), with many hard negativ
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 from custodes.scan import run_scan
 
-GEN_PATH = Path(__file__).resolve().parents[2] / "corpus" / "secrets_heldout_gen.py"
-
 
 def load_heldout_generator() -> ModuleType:
-    """Import tests/corpus/secrets_heldout_gen.py once, by path."""
-    name = "custodes_secrets_heldout_gen"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, GEN_PATH)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The held-out generator, tests/corpus/secrets_heldout_gen.py."""
+    from tests.corpus import secrets_heldout_gen
+
+    return secrets_heldout_gen
 
 
 def scan_found(root: Path) -> set[tuple[str, int]]:

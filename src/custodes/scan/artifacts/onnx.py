@@ -60,7 +60,9 @@ def looks_like_onnx(head: bytes) -> bool:
     """
     try:
         fields = pb.iter_fields(head)
-        first = next(fields)
+        first = next(fields, None)
+        if first is None:
+            return False
         if first.number != 1 or first.wire_type != pb.VARINT or not 3 <= first.value <= 64:
             return False
         seen = 0

@@ -180,7 +180,9 @@ def alibi_check(args: argparse.Namespace) -> dict[str, Any]:
     from alibi_detect.saving import load_detector
 
     cd = load_detector(str(args.state / "alibi"))
-    enc: Encoder = pickle.loads((args.state / "alibi_encoder.pkl").read_bytes())
+    # Our own state from the fit step of this same run, never a file from elsewhere.
+    state = (args.state / "alibi_encoder.pkl").read_bytes()
+    enc: Encoder = pickle.loads(state)  # custodes: ignore[CODE-PICKLE-LOAD]
     pred = cd.predict(enc.codes(load(args.batch)), drift_type="batch")["data"]
     names = enc.num + enc.cat
     # the columns below the Bonferroni-corrected threshold that its batch verdict uses
@@ -215,7 +217,9 @@ def cleanlab_fit(args: argparse.Namespace) -> dict[str, Any]:
 def cleanlab_check(args: argparse.Namespace) -> dict[str, Any]:
     from cleanlab.filter import find_label_issues
 
-    enc, model = pickle.loads((args.state / "cleanlab_model.pkl").read_bytes())
+    # Our own state from the fit step of this same run, never a file from elsewhere.
+    state = (args.state / "cleanlab_model.pkl").read_bytes()
+    enc, model = pickle.loads(state)  # custodes: ignore[CODE-PICKLE-LOAD]
     cur = load(args.batch)
     probs = model.predict_proba(enc.design(cur))
     issues = find_label_issues(labels=cur[LABEL].to_numpy(), pred_probs=probs, n_jobs=1)

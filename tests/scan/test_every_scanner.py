@@ -49,3 +49,10 @@ def test_random_bytes_never_crash_a_scanner(tmp_path: Path) -> None:
         (tmp_path / f"blob{i}.bin").write_bytes(os.urandom(64 + 97 * i))
     result = run_scan([tmp_path], jobs=1)
     assert not [f for f in result.findings if f.rule_id in ("SCAN-INTERNAL-ERROR", "SCAN-CRASHED")]
+
+
+def test_custodes_own_code_scans_clean() -> None:
+    """Dogfood: our source and benchmarks hold no credential, unsafe load or bad file."""
+    repo = Path(__file__).resolve().parents[2]
+    result = run_scan([repo / "src", repo / "benchmarks"], jobs=1)
+    assert [(f.rule_id, f.location.path if f.location else None) for f in result.findings] == []

@@ -26,7 +26,6 @@ import numpy as np
 import pyarrow.parquet as pq
 from custodes.data import Baseline
 from custodes.data.check import check_batch
-from custodes.data.check.issues import cleanlab_issues
 root, sc = sys.argv[1], sys.argv[2]
 b = Baseline.load(f"{root}/baseline.json")
 t, c = time.perf_counter(), time.process_time()
@@ -64,7 +63,7 @@ import numpy as np
 from custodes.data import Baseline
 from custodes.data.check.checker import read_batch, _codes, _labels
 from custodes.data.check.drift import bin_column
-from custodes.data.check.issues import cleanlab_issues
+from cleanlab.filter import find_label_issues
 from custodes.data.check.model import fit_model, naive_bayes_logits
 import pyarrow.parquet as pq
 root, sc = sys.argv[1], sys.argv[2]
@@ -75,7 +74,11 @@ code = _codes(t.column("source"), list(b.sources), n)
 fb = {k: bin_column(b, k, t.column(k)).index for k in b.label_bins if k in t.column_names}
 y = _labels(b, t)
 p = fit_model(naive_bayes_logits(b, fb, code, list(b.sources)), y).proba
-mask, _ = cleanlab_issues(p, y)
+# cleanlab alone, on every labelled row (custodes itself scores a sample for its rates).
+known = np.flatnonzero(y >= 0)
+mask = np.zeros(n, bool)
+mask[known] = find_label_issues(labels=y[known], pred_probs=p[known],
+                                filter_by="prune_by_noise_rate", n_jobs=1)
 ids = np.asarray(t.column("patient_id"))
 F = set(ids[mask].tolist())
 truth = json.load(open(f"{root}/truth/{sc}.json"))

@@ -66,7 +66,11 @@ def dask_scheduler() -> Iterator[str]:
     """A two-worker dask.distributed LocalCluster on 127.0.0.1, shared by the Dask tests."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+        n_workers=2,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",  # a free port: xdist workers each start one
+        processes=True,
     )
     try:
         yield str(cluster.scheduler_address)

@@ -315,15 +315,21 @@ def mix64(x: U64) -> U64:
     return out
 
 
-def mix64_inplace(z: U64) -> U64:
+def mix64_inplace(z: U64, scratch: U64 | None = None) -> U64:
     """:func:`mix64` overwriting its argument: the same bits with a third of the
-    temporaries, for the loops that hash a million rows column after column."""
+    temporaries, for the loops that hash a million rows column after column.
+
+    ``scratch`` (same shape as ``z``) takes the shifted copies, so none is allocated."""
+    t = np.empty_like(z) if scratch is None else scratch
     z += _GOLDEN
-    z ^= z >> np.uint64(30)
+    np.right_shift(z, np.uint64(30), out=t)
+    z ^= t
     z *= _M1
-    z ^= z >> np.uint64(27)
+    np.right_shift(z, np.uint64(27), out=t)
+    z ^= t
     z *= _M2
-    z ^= z >> np.uint64(31)
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
     return z
 
 

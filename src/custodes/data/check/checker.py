@@ -154,21 +154,40 @@ def check_batch(
     """
     start = time.perf_counter()
     stages = _Stages()
+    # Arrow's conversions to numpy import pandas (a quarter second) on first use, and
+    # scipy's optimizer is needed once the bins are in: import both while Arrow decodes
+    # (its threads leave the GIL free) rather than inside the per-column stages
+    modules = ["pandas"]
     if baseline.roles.label and baseline.label_bins:
-        # scipy's optimizer is needed once the bins are in; import it while Arrow decodes
-        threading.Thread(target=_prefetch, args=("scipy.optimize",), daemon=True).start()
+        modules.append("scipy.optimize")
+    threading.Thread(target=_prefetch, args=(modules,), daemon=True).start()
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="custodes-check") as pool:
         result = _check(batch, baseline, tiers, label_issues, pool, stages)
     stages.report()
     return replace(result, seconds=time.perf_counter() - start)
 
 
-def _prefetch(module: str) -> None:
-    """Import a module in the background (the import lock makes a later import wait)."""
-    try:
-        importlib.import_module(module)
-    except Exception:  # the real import, where it is used, reports it
-        return
+def _prefetch(modules: list[str]) -> None:
+    """Import modules in the background, in order (the import lock makes a later import
+    of the same module wait for this one)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: S112 - the real import, where it is used, reports it
+            continue
+
+
+class _Once:
+    """Start importing a module in the background on the first call only."""
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self.started = False
+
+    def __call__(self) -> None:
+        if not self.started:
+            self.started = True
+            threading.Thread(target=_prefetch, args=([self.module],), daemon=True).start()
 
 
 class _Stages:
@@ -328,10 +347,15 @@ def _check(
             for r in t.rows.tolist():
                 flags.setdefault(r, ("trigger", t.signal.group))
         stages.lap("triggers")
-        if signals and label_issues:
-            # cleanlab will run: its import (sklearn, pandas) overlaps the label tests
-            threading.Thread(target=_prefetch, args=("cleanlab.filter",), daemon=True).start()
-        groups = bin_tests(binned, proba, y, code, sources, baseline.classes, ref_rates)
+        # cleanlab runs once a signal fired: its import (sklearn, scipy.stats: half a second,
+        # five times its work) starts then, on a thread, to overlap the label tests. Not
+        # earlier: both cores are busy before, and a clean batch never needs it
+        prefetch = _Once("cleanlab.filter") if label_issues else None
+        if signals and prefetch is not None:
+            prefetch()
+        groups = bin_tests(
+            binned, proba, y, code, sources, baseline.classes, ref_rates, on_group=prefetch
+        )
         for g in groups:
             signals.append(g.signal)
             for r in g.rows.tolist():
@@ -369,12 +393,11 @@ def _check(
         tiers,
         poisoned_sources,
     )
-    ids = _ids(table, raw, roles.id)
+    marked = sorted(flags.items())
+    ids = _ids(raw, roles.id, [r for r, _ in marked])
     flagged = tuple(
-        FlaggedRow(
-            ids[r], f"{reason}: {group}", sources[code[r]] if code[r] < len(sources) else None
-        )
-        for r, (reason, group) in sorted(flags.items())
+        FlaggedRow(i, f"{reason}: {group}", sources[code[r]] if code[r] < len(sources) else None)
+        for i, (r, (reason, group)) in zip(ids, marked, strict=True)
     )
     verdicts = [c.verdict for c in columns]
     if signals:
@@ -408,10 +431,12 @@ def _nanrate(scores: np.ndarray) -> float | None:
     return round(float(scored.mean()), 5) if scored.size else None
 
 
-def _ids(table: pa.Table, raw: pa.Table, id_col: str | None) -> list[Any]:
-    if id_col and id_col in raw.column_names:
-        return list(raw.column(id_col).to_pylist())
-    return list(range(raw.num_rows))
+def _ids(raw: pa.Table, id_col: str | None, rows: list[int]) -> list[Any]:
+    """The id of each of ``rows`` (its row number without an id column); only the flagged
+    rows become Python objects, not a million ids."""
+    if id_col and id_col in raw.column_names and rows:
+        return list(raw.column(id_col).take(pa.array(rows, pa.int64())).to_pylist())
+    return list(rows)
 
 
 def _columns(

@@ -52,8 +52,8 @@ def near_duplicates(
     n = next(iter(binned.values())).index.size if binned else 0
     exact_rate = 0.0
     if signatures is not None and signatures.size:
-        _, inv, cnt = np.unique(signatures, return_inverse=True, return_counts=True)
-        exact_rate = float((cnt[inv] > 1).sum() / signatures.size)
+        cnt = _run_lengths(np.sort(signatures))[1]
+        exact_rate = float(cnt[cnt > 1].sum() / signatures.size)
     if len(feats) < 4 or n < MIN_CLUSTER:
         return DuplicateFinding(
             None, np.zeros(0, np.int64), np.zeros(0, np.int64), exact_rate, 0, 0.0
@@ -62,30 +62,27 @@ def near_duplicates(
     clustered = np.zeros(n, bool)
     cluster = np.full(n, -1, np.int64)
     expected = 0.0
-    # a column's code does not depend on the band: hash its few bins once, gather per row
-    codes: dict[int, U64] = {}
+    # a column's code does not depend on the band: hash its few bins once per column
+    luts: dict[int, U64] = {}
+    h = np.empty(n, np.uint64)
     for band in range(BANDS):
         cols = sorted(rng.choice(len(feats), len(feats) // 2, replace=False).tolist())
-        h = np.zeros(n, np.uint64)
         q = 1.0
         for i in cols:
             b = binned[feats[i]]
-            if i not in codes:
+            if i not in luts:
                 nb = max(int(b.reference.size), int(b.index.max()) + 1 if n else 0)
-                lut = mix64(np.arange(nb, dtype=np.uint64) + np.uint64(i * 131 + 7))
-                codes[i] = lut[b.index]
-            h ^= codes[i]
-            h = mix64_inplace(h)
+                luts[i] = mix64(np.arange(nb, dtype=np.uint64) + np.uint64(i * 131 + 7))
             p = b.reference / max(float(b.reference.sum()), 1.0)
             q *= float((p**2).sum())
+        _band_hash(h, [(luts[i], binned[feats[i]].index) for i in cols])
         lam = (n - 1) * q
         # P(at least MIN_CLUSTER - 1 others share the hash) ~ lam^2 / 2 for small lam
         expected += n * min(1.0, lam ** (MIN_CLUSTER - 1) / 2)
-        _, inv, cnt = np.unique(h, return_inverse=True, return_counts=True)
-        big = cnt[inv] >= MIN_CLUSTER
-        new = big & (cluster < 0)
-        cluster[new] = band * (1 << 40) + inv[new]
-        clustered |= big
+        big, inv = _clusters(h, MIN_CLUSTER)
+        first = cluster[big] < 0
+        cluster[big[first]] = band * (1 << 40) + inv[first]
+        clustered[big] = True
     total = int(clustered.sum())
     rows = np.flatnonzero(clustered)
     baseline_rows = reference_duplicate_rate * n
@@ -114,3 +111,55 @@ def near_duplicates(
             },
         )
     return DuplicateFinding(sig, rows, cluster[rows], exact_rate, total, expected)
+
+
+CHUNK = 1 << 16
+"""Rows hashed at a time: the chunk and its scratch stay in cache across the columns."""
+
+
+def _band_hash(out: U64, columns: list[tuple[U64, I64]]) -> None:
+    """Per row, fold each column's code (``lut[index]``) into a hash, as
+    ``h = mix64(h ^ code)`` from zero, chunk by chunk: the same bits as whole-array
+    passes without a million-row temporary per column and step."""
+    n = out.size
+    code = np.empty(min(n, CHUNK), np.uint64)
+    scratch = np.empty(min(n, CHUNK), np.uint64)
+    for lo in range(0, n, CHUNK):
+        hi = min(lo + CHUNK, n)
+        h = out[lo:hi]
+        h.fill(0)
+        c, t = code[: hi - lo], scratch[: hi - lo]
+        for lut, index in columns:
+            np.take(lut, index[lo:hi], out=c)
+            h ^= c
+            mix64_inplace(h, t)
+
+
+def _run_lengths(sorted_values: U64) -> tuple[I64, I64]:
+    """First position and length of each run of equal values in a sorted array."""
+    n = sorted_values.size
+    change = np.empty(n, bool)
+    change[:1] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    return starts, np.diff(starts, append=n)
+
+
+def _clusters(h: U64, min_size: int) -> tuple[I64, I64]:
+    """Rows whose hash at least ``min_size`` rows share, and each one's rank among the
+    distinct hashes (what ``np.unique``'s inverse gives), without sorting the rows."""
+    hs = np.sort(h)
+    starts, counts = _run_lengths(hs)
+    ranks = np.flatnonzero(counts >= min_size)
+    if ranks.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    values = hs[starts[ranks]]
+    # a bitmap on the low bits rules out nearly every row before the binary search
+    mask = np.uint64((1 << 22) - 1)
+    seen = np.zeros(1 << 22, bool)
+    seen[(values & mask).astype(np.intp)] = True
+    cand = np.flatnonzero(seen[(h & mask).astype(np.intp)])
+    pos = np.searchsorted(values, h[cand])
+    np.minimum(pos, values.size - 1, out=pos)
+    hit = values[pos] == h[cand]
+    return cand[hit], ranks[pos[hit]]

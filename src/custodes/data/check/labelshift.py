@@ -22,11 +22,13 @@ Two tests, both needing an effect size *and* a z beyond multiple-testing noise:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from custodes.data.check.drift import Binned
+from custodes.data.check.model import row_reduce
 from custodes.data.check.result import Signal
 from custodes.data.sketches import F64, I64
 
@@ -70,8 +72,8 @@ def source_scores(proba: F64, y: I64, source_code: I64, nsources: int) -> tuple[
     p = np.clip(proba, 1e-12, 1.0)
     logp = np.log(p)
     ell = np.where(known, logp[np.arange(y.size), np.maximum(y, 0)], 0.0)
-    expect = (p * logp).sum(axis=1)
-    var = (p * logp**2).sum(axis=1) - expect**2
+    expect = row_reduce(p * logp, np.add)[:, 0]
+    var = row_reduce(p * logp**2, np.add)[:, 0] - expect**2
     w = known.astype(np.float64)
     dev = np.bincount(source_code, weights=(expect - ell) * w, minlength=nsources)
     v = np.bincount(source_code, weights=var * w, minlength=nsources)
@@ -94,8 +96,13 @@ def bin_tests(
     sources: list[str],
     classes: list[str],
     source_ref_bins: dict[str, dict[str, list[list[float]]]],
+    on_group: Callable[[], None] | None = None,
 ) -> list[GroupFinding]:
-    """Label-shift groups, strongest first, each explained away from the next."""
+    """Label-shift groups, strongest first, each explained away from the next.
+
+    ``on_group`` is called as soon as a group is certain to be reported (the caller
+    starts work that only a poisoning signal needs); it may be called more than once.
+    """
     n, nclass = proba.shape
     known = y >= 0
     prior = proba.mean(axis=0)
@@ -103,21 +110,53 @@ def bin_tests(
     taken = np.zeros(n, bool)
     out: list[GroupFinding] = []
     nsrc = len(sources) + 1
-    # a group's cell depends only on the row, not on the round: key each feature once
-    keys = [source_code * b.reference.size + b.index for b in feats]
+    # Rows of each source in row order: a cell (source, bin) sums exactly the rows of its
+    # source, in the same order as a bincount over all rows, so a source's block can be
+    # recounted alone. Rows taken by a group belong to one source, so after the first
+    # round only that source's block changes; the others keep their sums bit for bit.
+    order = bounds = np.zeros(0, np.int64)  # sorted once a group is found
+    counts: dict[tuple[int, int], tuple[F64, F64, F64]] = {}
+    dirty: int | None = None
+    separable = True
+    key = np.empty(n, np.int64)
     for _ in range(MAX_GROUPS):
         best: tuple[float, int, int, Binned, int, float] | None = None
         live = known & ~taken
+        if dirty is not None:
+            if bounds.size == 0:
+                order = np.argsort(source_code, kind="stable")
+                bounds = np.searchsorted(source_code[order], np.arange(nsrc + 1))
+            rs = order[bounds[dirty] : bounds[dirty + 1]]
+            live_s, y_s = live[rs], y[rs]
         for k in _target_classes(nclass, prior):
-            obs = ((y == k) & live).astype(np.float64)
-            pk = np.where(live, proba[:, k], 0.0)
-            livef = live.astype(np.float64)
-            for b, key in zip(feats, keys, strict=True):
+            if dirty is None:
+                obs = ((y == k) & live).astype(np.float64)
+                pk = np.where(live, proba[:, k], 0.0)
+                livef = live.astype(np.float64)
+            else:
+                obs_s = ((y_s == k) & live_s).astype(np.float64)
+                pk_s = np.where(live_s, proba[rs, k], 0.0)
+                livef_s = live_s.astype(np.float64)
+            for fi, b in enumerate(feats):
                 nb = b.reference.size
                 size = nsrc * nb
-                o = np.bincount(key, weights=obs, minlength=size).astype(np.float64)
-                e = np.bincount(key, weights=pk, minlength=size).astype(np.float64)
-                m = np.bincount(key, weights=livef, minlength=size)
+                if dirty is None:
+                    # the cell key, in one reused buffer rather than a row array per feature
+                    np.multiply(source_code, nb, out=key)
+                    key += b.index
+                    o = np.bincount(key, weights=obs, minlength=size).astype(np.float64)
+                    e = np.bincount(key, weights=pk, minlength=size).astype(np.float64)
+                    m = np.asarray(np.bincount(key, weights=livef, minlength=size), np.float64)
+                    counts[fi, k] = (o, e, m)
+                    separable &= o.size == size  # else a bin spills into the next block
+                else:
+                    o, e, m = (c.copy() for c in counts[fi, k])
+                    lo, hi = dirty * nb, (dirty + 1) * nb
+                    idx = b.index[rs]
+                    o[lo:hi] = np.bincount(idx, weights=obs_s, minlength=nb)
+                    e[lo:hi] = np.bincount(idx, weights=pk_s, minlength=nb)
+                    m[lo:hi] = np.bincount(idx, weights=livef_s, minlength=nb)
+                    counts[fi, k] = (o, e, m)
                 z = _lr_z(o, e)
                 eff = (o - e) / np.maximum(m, 1.0)
                 po = np.clip(o / np.maximum(m, 1.0), 1e-6, 1 - 1e-6)
@@ -132,6 +171,8 @@ def bin_tests(
                     rate = o[cell] / max(m[cell], 1.0)
                     if ref is not None and abs(rate - ref) < MIN_EFFECT:
                         continue  # the model's residual, not a change from the reference
+                    if best is None and on_group is not None:
+                        on_group()  # this round will report a group, whichever is best
                     if best is None or z[cell] > best[0]:
                         best = (float(z[cell]), s, bin_, b, k, float(eff[cell]))
         if best is None:
@@ -141,6 +182,7 @@ def bin_tests(
         group, label2 = _refine(base, binned, b.name, proba[:, k], (y == k) & live, z0)
         rows = np.flatnonzero(group & (y == k))
         taken |= base
+        dirty = s if separable else None
         n_obs = float(rows.size)
         n_exp = float(proba[group, k].sum())
         precision = (n_obs - n_exp) / n_obs if n_obs else 0.0

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from custodes.data.baseline import Baseline
 from custodes.data.check.result import SchemaIssue
+from custodes.data.check.triggers import value_counts
 from custodes.data.profile import ColumnProfile, float_with_nan, kind_of
 
 __all__ = ["Aligned", "align", "name_similarity"]
@@ -142,24 +143,23 @@ def _constraint_issues(
                 )
             )
     allowed = cons.get("allowed")
-    if isinstance(allowed, list) and kind in ("categorical", "boolean"):
-        s = arr.cast(arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
-        s = pc.cast(s, pa.string()) if kind == "categorical" else s
-        if kind == "categorical":
-            vc = pc.value_counts(pc.drop_null(s))
-            vals = vc.field("values").to_pylist()
-            cnts = vc.field("counts").to_pylist()
-            unknown = {str(v): int(c) for v, c in zip(vals, cnts, strict=True) if v not in allowed}
-            if unknown:
-                shown = ", ".join(sorted(unknown)[:5])
-                out.append(
-                    SchemaIssue(
-                        "unknown_category",
-                        name,
-                        f"{name}: {len(unknown)} value(s) outside the allowed set ({shown})",
-                        rows=sum(unknown.values()),
-                    )
+    if isinstance(allowed, list) and kind == "categorical":
+        t = arr.type
+        strings = pa.types.is_dictionary(t) and pa.types.is_string(t.value_type)
+        vc = value_counts(arr if strings else pc.cast(_decoded(arr), pa.string()))
+        vals = vc.field("values").to_pylist()
+        cnts = vc.field("counts").to_pylist()
+        unknown = {str(v): int(c) for v, c in zip(vals, cnts, strict=True) if v not in allowed}
+        if unknown:
+            shown = ", ".join(sorted(unknown)[:5])
+            out.append(
+                SchemaIssue(
+                    "unknown_category",
+                    name,
+                    f"{name}: {len(unknown)} value(s) outside the allowed set ({shown})",
+                    rows=sum(unknown.values()),
                 )
+            )
     return out
 
 
@@ -256,6 +256,10 @@ def align(
     # which imports pandas (a quarter second) on a path that never needs it
     aligned = pa.Table.from_pydict(out_cols)
     return Aligned(aligned, issues, tuple(new), tuple(missing))
+
+
+def _decoded(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return arr.cast(arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
 
 
 def _type_name(t: pa.DataType) -> str:

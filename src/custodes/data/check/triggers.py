@@ -24,7 +24,7 @@ from custodes.data.check.result import Signal
 from custodes.data.profile import float_with_nan
 from custodes.data.sketches import F64, I64
 
-__all__ = ["TriggerFinding", "find_triggers", "trigger_candidates"]
+__all__ = ["TriggerFinding", "find_triggers", "trigger_candidates", "value_counts"]
 
 GRID_SHARE = 0.99
 """Share of rows whose decimals define a column's recording grid."""
@@ -49,13 +49,36 @@ def _decimals(v: F64) -> I64:
     return out
 
 
+def value_counts(arr: pa.ChunkedArray | pa.Array) -> pa.StructArray:
+    """``pc.value_counts`` of the non-null values, a dictionary column's decoded.
+
+    A single-chunk dictionary column with distinct, non-null dictionary values (how
+    Parquet strings are read) is counted on its indices: the same values, counts and
+    first-seen order as counting the decoded strings, without decoding a million rows.
+    """
+    if pa.types.is_dictionary(arr.type):
+        one = arr.chunk(0) if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1 else arr
+        if (
+            isinstance(one, pa.DictionaryArray)
+            and one.dictionary.null_count == 0
+            and len(pc.unique(one.dictionary)) == len(one.dictionary)
+        ):
+            vc = pc.value_counts(pc.drop_null(one))
+            values = vc.field("values").cast(arr.type.value_type)
+            return pa.StructArray.from_arrays(
+                [values, vc.field("counts")], names=["values", "counts"]
+            )
+        arr = arr.cast(arr.type.value_type)
+    return pc.value_counts(pc.drop_null(arr))
+
+
 def _candidates(
     baseline: Baseline, name: str, arr: pa.ChunkedArray | pa.Array
 ) -> list[tuple[str, str]]:
     """(value as text, why) of rare or off-grid values with enough rows to matter."""
     profile = baseline.columns[name]
     n = len(arr)
-    vc = pc.value_counts(pc.drop_null(arr))
+    vc = value_counts(arr)
     values, counts = vc.field("values"), np.asarray(vc.field("counts").to_numpy(), np.int64)
     out: list[tuple[str, str]] = []
     numeric = pa.types.is_floating(values.type) or pa.types.is_integer(values.type)
@@ -92,8 +115,6 @@ def trigger_candidates(
     baseline: Baseline, name: str, arr: pa.ChunkedArray | pa.Array
 ) -> list[tuple[str, str]]:
     """Candidate trigger values of one column; needs no model, so it runs beside binning."""
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.cast(arr.type.value_type)
     return _candidates(baseline, name, arr)
 
 

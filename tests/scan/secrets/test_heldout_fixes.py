@@ -116,3 +116,42 @@ def test_private_key_files_are_scanned(tmp_path: Path, name: str) -> None:
     scanner = SecretsScanner()
     assert scanner.wants(target)
     assert [f.location.line for f in scanner.scan(target, ScanContext()) if f.location] == [1]
+
+
+def _fake(n: int = 24) -> str:
+    import secrets as _s
+    import string as _st
+
+    return "".join(_s.choice(_st.ascii_letters + _st.digits) for _ in range(n))
+
+
+def test_dockerfile_env_space_form_is_found() -> None:
+    value = _fake()
+    text = f"FROM python:3.11-slim\nENV DB_PASSWORD {value}\nENV APP_HOME /srv\n"
+    [m] = find_secrets(text, path_hint="Dockerfile")
+    assert m.secret == value
+    assert text[m.start : m.end] == value
+
+
+def test_dockerfile_env_space_form_negatives() -> None:
+    text = "ENV PASSWORD_FILE /run/secrets/db\nENV API_KEY ${API_KEY}\nENV TOKEN_TTL 3600\n"
+    assert find_secrets(text, path_hint="Dockerfile") == []
+
+
+def test_docker_login_password_is_found() -> None:
+    value = _fake()
+    for line in (
+        f"docker login -u ci -p {value} registry.example.com",
+        f"docker login --password={value} registry.example.com",
+        f'  - docker login -u bot --password "{value}" $REGISTRY',
+    ):
+        [m] = find_secrets(line + "\n", path_hint="deploy.sh")
+        assert m.secret == value, line
+
+
+def test_docker_login_from_a_variable_is_not_a_finding() -> None:
+    for line in (
+        'docker login -u ci -p "$DOCKER_PASSWORD" registry.example.com',
+        "echo $TOKEN | docker login -u ci --password-stdin registry.example.com",
+    ):
+        assert find_secrets(line + "\n", path_hint="deploy.sh") == [], line

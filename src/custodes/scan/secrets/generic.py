@@ -47,6 +47,16 @@ _ASSIGNMENT = re.compile(
     r"""|[^\s"'`,;#)\]}{<>][^\s"'`,;)\]}{<>]{0,399})"""
 )
 _SQL = re.compile(r"(?i:identified\s+by|password)\s+'(?P<val>[^'\n]{4,128})'")
+# Dockerfile's legacy ``ENV NAME value`` form: no operator, one value to the end of line.
+_DOCKER_ENV = re.compile(
+    r"""(?im)^[ \t]*ENV[ \t]+(?P<name>[A-Za-z_][\w.\-]{0,80})[ \t]+"""
+    r"""(?P<val>"(?:[^"\\\n]|\\.){1,400}"|'[^'\n]{1,400}'|[^\s"'=][^\s]{0,399})[ \t]*$"""
+)
+# ``docker login -p VALUE`` / ``--password VALUE``: the value is a registry password.
+_DOCKER_LOGIN = re.compile(
+    r"""docker[ \t]+login\b[^\n]{0,200}?[ \t](?:-p|--password)(?:[ \t]+|=)"""
+    r"""(?P<val>"[^"\n]{1,200}"|'[^'\n]{1,200}'|[^\s"'$][^\s]{0,199})"""
+)
 
 # Single name parts (split on _ . - and camelCase) that mean "this holds a secret".
 _STRONG = frozenset(
@@ -365,6 +375,28 @@ GENERIC_RULES: tuple[Rule, ...] = (
         (_ANCHOR,),
         _ASSIGNMENT,
         back=100,
+        ahead=420,
+        caseless=True,
+        priority=0,
+    ),
+    Rule(
+        RULE_ID,
+        "Hard-coded secret in a Dockerfile ENV",
+        Severity.MEDIUM,
+        (rf"ENV[ \t]+[\w.\-]{{0,40}}(?:{_KEYWORDS})[\w.\-]{{0,40}}[ \t]",),
+        _DOCKER_ENV,
+        back=40,
+        ahead=520,
+        caseless=True,
+        priority=0,
+    ),
+    Rule(
+        RULE_ID,
+        "Hard-coded registry password (docker login)",
+        Severity.MEDIUM,
+        (r"docker[ \t]+login",),
+        _DOCKER_LOGIN,
+        back=16,
         ahead=420,
         caseless=True,
         priority=0,

@@ -178,7 +178,7 @@ def check_command(
     elif fmt is CheckFormat.html:
         from custodes.report.data_html import render_data_check_html
 
-        write_output(render_data_check_html(result), output)
+        write_output(render_data_check_html(result, flagged_rows_path=flagged_rows), output)
     else:
         from custodes.report.data_console import render_data_check
 

@@ -155,3 +155,11 @@ def test_docker_login_from_a_variable_is_not_a_finding() -> None:
         "echo $TOKEN | docker login -u ci --password-stdin registry.example.com",
     ):
         assert find_secrets(line + "\n", path_hint="deploy.sh") == [], line
+
+
+def test_docker_login_in_documentation_is_not_a_finding() -> None:
+    for line in (
+        "# ``docker login -p VALUE`` / ``--password VALUE``: the value is a registry password.",
+        "Run `docker login -p <password> registry` once.",
+    ):
+        assert find_secrets(line + "\n", path_hint="README.md") == [], line

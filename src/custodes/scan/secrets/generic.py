@@ -55,7 +55,7 @@ _DOCKER_ENV = re.compile(
 # ``docker login -p VALUE`` / ``--password VALUE``: the value is a registry password.
 _DOCKER_LOGIN = re.compile(
     r"""docker[ \t]+login\b[^\n]{0,200}?[ \t](?:-p|--password)(?:[ \t]+|=)"""
-    r"""(?P<val>"[^"\n]{1,200}"|'[^'\n]{1,200}'|[^\s"'$][^\s]{0,199})"""
+    r"""(?P<val>"[^"\n]{1,200}"|'[^'\n]{1,200}'|[^\s"'$`<][^\s`]{0,199})"""
 )
 
 # Single name parts (split on _ . - and camelCase) that mean "this holds a secret".

@@ -60,3 +60,19 @@ def test_readme_tour_runs(tmp_path: Path) -> None:
         )
         assert "Traceback" not in proc.stderr, line
         assert "internal error" not in proc.stderr, line
+
+
+def test_readme_yaml_example_is_a_valid_system_model() -> None:
+    from custodes.system import parse_system
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = (
+        text.split("## custodes.yaml in brief", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    )
+    model = parse_system(block).model
+    assert model.controls[0].response is not None
+    assert (
+        model.controls[0].response.escalation
+        == "security on-call, then the clinical safety officer"
+    )
+    assert [d.id for d in model.data_checks] == ["weekly-upload"]

@@ -224,3 +224,14 @@ def test_cli_reports_bad_input_on_one_line(
     assert f"{path}:13:9: flow 'f1' goes to 'trainer', which is not defined" in " ".join(
         err.split()
     )
+
+
+def test_comma_in_a_flow_mapping_gets_a_quoting_hint() -> None:
+    text = MINIMAL + (
+        "controls:\n  - id: RATELIMIT\n    status: planned\n"
+        "    response: {procedure: page the on-call, escalation: security, then legal}\n"
+    )
+    err = _error(text)
+    assert "unknown key 'then legal'" in err.message
+    assert err.hint is not None
+    assert "quote the value" in err.hint

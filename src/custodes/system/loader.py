@@ -92,6 +92,9 @@ def _first_error(exc: ValidationError, marks: Marks, path: Path) -> ConfigError:
         allowed = _fields_at(loc[:-1])
         guess = difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean {guess[0]!r}?" if guess else f"allowed: {', '.join(allowed)}"
+        if " " in key.strip() and not guess:
+            # Prose as a key is almost always a comma inside {flow: mapping} splitting a value.
+            hint = "a comma inside a {...} mapping starts a new key: quote the value before it"
         parent = _dotted(loc[:-1]) or "the top level"
         return ConfigError(
             f"unknown key {key!r} in {parent}{more}",

@@ -65,7 +65,7 @@ def print_findings(
         table = Table(title=title, title_justify="left", show_lines=False, expand=True)
         table.add_column("severity", no_wrap=True)
         table.add_column("rule", no_wrap=True, style="dim")
-        table.add_column("where", no_wrap=True)
+        table.add_column("where", overflow="fold")
         table.add_column("what", ratio=1)
         for f in findings:
             loc = f.location
@@ -101,7 +101,7 @@ def print_threat_model(
     loop = Table(title="Diagnostic loop", title_justify="left", expand=True, show_lines=True)
     loop.add_column("question", no_wrap=True)
     loop.add_column("answer", no_wrap=True)
-    loop.add_column("gaps", ratio=1)
+    loop.add_column("gaps", ratio=1, overflow="fold")
     for q in tm.diagnostic.questions:
         gaps = Text()
         if q.back_to is not None:

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from custodes import __version__
-from custodes.cli import catalog, data
+from custodes.cli import catalog, data, provenance
 from custodes.cli.assess import assess_command, demo_command
 from custodes.cli.common import err_console
 from custodes.cli.init import init_command, schema_command
@@ -61,11 +61,11 @@ app.command("init")(init_command)
 app.command("schema")(schema_command)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(data.app, name="data")
+app.add_typer(provenance.app, name="provenance")
+app.add_typer(provenance.keys_app, name="keys")
 
 #: Command groups of the design that later work fills in: (name, what it will do).
 PLANNED = {
-    "provenance": "record and verify signed manifests, custody events, lineage, AI-BOM",
-    "keys": "generate and manage signing keys",
     "gate": "request, approve and promote artifacts between stages",
     "registry": "list artifacts and their history by stage",
     "audit": "verify the tamper-evident audit log",

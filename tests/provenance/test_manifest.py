@@ -170,3 +170,26 @@ def test_hash_file_matches_hashlib(tmp_path: Path) -> None:
     payload = os.urandom(3 * (1 << 20) + 17)  # crosses chunk boundaries
     blob.write_bytes(payload)
     assert hash_file(blob) == (len(payload), hashlib.sha256(payload).hexdigest())
+
+
+def test_a_file_deleted_before_it_is_hashed_is_reported_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custodes.provenance.manifest as manifest_module
+
+    data = tmp_path / "ds"
+    data.mkdir()
+    (data / "a.bin").write_bytes(b"a" * 100)
+    (data / "b.bin").write_bytes(b"b" * 100)
+    doc = build_manifest(data, BROKER)
+
+    def walk_then_delete(path: Path, exclude: object = ()) -> object:
+        tree = walk(path, exclude)  # type: ignore[arg-type]
+        (data / "b.bin").unlink()  # gone between the walk and the hashing
+        return tree
+
+    monkeypatch.setattr(manifest_module, "walk", walk_then_delete)
+    result = verify_tree(data, doc)
+    assert result.removed == ("b.bin",)
+    assert result.changed == ()
+    assert not result.ok

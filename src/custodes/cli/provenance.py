@@ -127,7 +127,8 @@ def record_command(
         return
     signed = f", signed by {doc['signature']['key_id']}" if "signature" in doc else ", unsigned"
     console.print(
-        f"recorded {subject['files']:,} files, {subject['bytes']:,} bytes"
+        f"recorded {subject['files']:,} file{'' if subject['files'] == 1 else 's'}, "
+        f"{subject['bytes']:,} bytes"
         f"{signed}\nmerkle root {doc['merkle_root']}\nwrote {manifest}",
         soft_wrap=True,
     )
@@ -210,7 +211,8 @@ def verify_command(
                 "absent": "unsigned",
             }[report["signature"]["status"]]
             console.print(
-                f"[green]✓[/green] {result.files:,} files match {manifest} ({signed})",
+                f"[green]✓[/green] {result.files:,} file{'' if result.files == 1 else 's'} "
+                f"match {manifest} ({signed})",
                 soft_wrap=True,
             )
         else:

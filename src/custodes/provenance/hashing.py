@@ -110,6 +110,8 @@ def hash_file(path: Path, on_chunk: Callable[[int], None] | None = None) -> tupl
                 size += n
                 if on_chunk is not None:
                     on_chunk(n)
+    except FileNotFoundError:
+        raise  # the caller decides: an error while recording, a removed file when verifying
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path=path) from None
     return size, digest.hexdigest()
@@ -138,9 +140,17 @@ def _size(path: Path) -> int:
 
 
 def hash_tree(
-    tree: Tree, *, tabular: bool = False, progress: Progress | None = None
+    tree: Tree,
+    *,
+    tabular: bool = False,
+    progress: Progress | None = None,
+    vanished_ok: bool = False,
 ) -> list[FileEntry]:
-    """Entries for every file of ``tree``, hashed in parallel, in path order."""
+    """Entries for every file of ``tree``, hashed in parallel, in path order.
+
+    A file deleted between the walk and its hashing is an input error while recording,
+    and simply absent (so reported as removed) when ``vanished_ok``, as verify wants.
+    """
     total_bytes, total_files = sum(_size(p) for _, p in tree.files), len(tree.files)
     lock = threading.Lock()
     done = [0]
@@ -149,21 +159,26 @@ def hash_tree(
         with lock:
             done[0] += n
 
-    def one(rel: str, path: Path) -> FileEntry:
-        size, sha = hash_file(path, on_chunk)
+    def one(rel: str, path: Path) -> FileEntry | None:
+        try:
+            size, sha = hash_file(path, on_chunk)
+        except FileNotFoundError:
+            if vanished_ok:
+                return None
+            raise InputError("the file disappeared while it was being hashed", path=path) from None
         if tabular and path.suffix.lower() in PARQUET_SUFFIXES:
             rows, schema = _parquet_facts(path)
             return FileEntry(rel, size, sha, rows, schema)
         return FileEntry(rel, size, sha)
 
     with ThreadPoolExecutor() as pool:
-        pending: set[Future[FileEntry]] = {pool.submit(one, r, p) for r, p in tree.files}
+        pending: set[Future[FileEntry | None]] = {pool.submit(one, r, p) for r, p in tree.files}
         futures = list(pending)
         while pending:
             _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             if progress is not None:
                 progress(total_files - len(pending), total_files, done[0], total_bytes)
-        entries = [f.result() for f in futures]
+        entries = [e for e in (f.result() for f in futures) if e is not None]
     return sorted(entries, key=lambda e: e.path)
 
 

@@ -211,7 +211,7 @@ def verify_tree(
 ) -> Verification:
     """Re-hash ``path`` (streaming, in parallel) and compare with a loaded manifest."""
     tree = walk(path, exclude)
-    now = {e.path: e for e in hash_tree(tree, progress=progress)}
+    now = {e.path: e for e in hash_tree(tree, progress=progress, vanished_ok=True)}
     then = {f["path"]: (f["size"], f["sha256"]) for f in doc["files"]}
     return Verification(
         changed=tuple(

@@ -16,6 +16,7 @@ import typer
 from custodes import __version__
 from custodes.cli import catalog, data, provenance
 from custodes.cli.assess import assess_command, demo_command
+from custodes.cli.bom import bom_command
 from custodes.cli.common import err_console
 from custodes.cli.init import init_command, schema_command
 from custodes.cli.scan import scan_command
@@ -59,6 +60,7 @@ app.command("assess")(assess_command)
 app.command("demo")(demo_command)
 app.command("init")(init_command)
 app.command("schema")(schema_command)
+app.command("bom")(bom_command)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(data.app, name="data")
 app.add_typer(provenance.app, name="provenance")

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 APT_PACKAGES := graphviz
 
-.PHONY: demo test lint fmt bench fuzz sysdeps venv clean
+.PHONY: demo test lint fmt bench fuzz sysdeps venv interop clean
 
 # Debian packages: graphviz renders the data-flow diagram (dot -> SVG).
 sysdeps:
@@ -30,6 +30,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The official OpenSSF model-signing CLI, in its own venv: custodes must interoperate with
+# it (tests sign and verify both ways) but never depend on it.
+INTEROP := .venv-interop
+$(INTEROP)/.installed:
+	$(PYTHON) -m venv $(INTEROP)
+	$(INTEROP)/bin/python -m pip install -q --upgrade pip
+	$(INTEROP)/bin/python -m pip install -q 'model-signing>=1.1.1' 'pyopenssl>=24'
+	touch $@
+
+interop: $(INTEROP)/.installed
+
 demo: sysdeps venv
 	$(BIN)/custodes demo $(DEMO_DIR)
 
@@ -42,7 +53,7 @@ fmt: venv
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test: sysdeps venv lint
+test: sysdeps venv interop lint
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: sysdeps venv
@@ -58,4 +69,4 @@ fuzz: venv
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python benchmarks/fuzz_notebook.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INTEROP) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from custodes.cli import custody
 from custodes.cli.common import ListFormat, console, dump_json, err_console, scan_progress
 from custodes.errors import InputError, UsageError
 
@@ -36,6 +37,11 @@ class TierChoice(enum.StrEnum):
 
 
 FormatOpt = Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _events_log(manifest: Path) -> Path:
+    """The custody log lives beside its manifest, possibly inside the tree: never hash it."""
+    return manifest.with_name(manifest.name + ".events.jsonl")  # events.events_path
 
 
 @app.command("record")
@@ -104,7 +110,9 @@ def record_command(
     )
     manifest = output if output is not None else default_manifest_path(path)
     with scan_progress() as progress:
-        doc = build_manifest(path, prov, exclude=[manifest], progress=progress)
+        doc = build_manifest(
+            path, prov, exclude=[manifest, _events_log(manifest)], progress=progress
+        )
     if signer is not None:
         from custodes.provenance.keys import sign_document
 
@@ -195,7 +203,9 @@ def verify_command(
 
         sig = verify_document(doc, load_public_key(public_key))
     with scan_progress() as progress:
-        result = verify_tree(path, doc, exclude=[manifest], progress=progress)
+        result = verify_tree(
+            path, doc, exclude=[manifest, _events_log(manifest)], progress=progress
+        )
     report = _report(path, manifest, result, sig, doc)
     if fmt is ListFormat.json:
         typer.echo(dump_json(report))
@@ -243,3 +253,9 @@ def keys_generate_command(
         f"wrote {private} (private, 0600: keep it secret)\nwrote {public}\nkey id {kid}",
         soft_wrap=True,
     )
+
+
+app.command("event")(custody.event_command)
+app.command("attest-training")(custody.attest_training_command)
+app.command("verify-chain")(custody.verify_chain_command)
+app.command("lineage")(custody.lineage_command)

@@ -92,3 +92,90 @@ def test_a_data_check_that_cannot_run_is_a_finding_not_a_crash(tmp_path: Path) -
     assert outcome.error is not None
     assert "missing.json" in outcome.error
     assert any(f.rule_id == "DATA-CHECK-NOT-RUN" for f in a.findings)
+
+
+def _project_with_manifest(root: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from custodes.provenance import (
+        Provenance,
+        Tier,
+        build_manifest,
+        default_manifest_path,
+        write_manifest,
+    )
+
+    data = root / "data" / "uploads.parquet"
+    data.parent.mkdir()
+    pq.write_table(pa.table({"x": list(range(100)), "y": ["a"] * 100}), data)
+    manifest = default_manifest_path(data)
+    write_manifest(
+        build_manifest(data, Provenance(source="app", tier=Tier.user_generated)), manifest
+    )
+    (root / "custodes.yaml").write_text(
+        "version: 1\nsystem: {name: s}\n"
+        "sources:\n"
+        "  - {id: uploads, tier: user_generated, path: data/uploads.parquet,\n"
+        "     manifest: data/uploads.parquet.manifest.json}\n"
+    )
+    return data
+
+
+def test_recorded_data_is_clean_until_a_byte_changes(tmp_path: Path) -> None:
+    data = _project_with_manifest(tmp_path)
+    clean = assess(tmp_path, today=date(2026, 11, 26), scan=False)
+    assert "provenance" in clean.analyzers
+    [outcome] = clean.manifests
+    assert outcome.status == "ok"
+    assert not [f for f in clean.findings if f.rule_id.startswith("PROV-")]
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    a = assess(tmp_path, today=date(2026, 11, 26), scan=False)
+    [mismatch] = [f for f in a.findings if f.rule_id == "PROV-MANIFEST-MISMATCH"]
+    assert mismatch.severity.value == "high"
+    assert "uploads.parquet" in mismatch.message
+    assert mismatch.threats == ("DATAPOISON",)
+    assert a.threat_model is not None
+    q1 = a.threat_model.diagnostic.questions[0]
+    assert q1.answer != "yes"  # dependency map is a gap, not a blocker
+    [gap] = [g for g in q1.gaps if "provenance manifest" in g.detail]
+    assert gap.check == "dependency map"
+    assert gap.elements == ("data/uploads.parquet",)
+
+
+def test_broker_source_without_a_manifest_is_a_q2_gap(tmp_path: Path) -> None:
+    (tmp_path / "custodes.yaml").write_text(
+        "version: 1\nsystem: {name: s}\nsources:\n  - {id: acme, tier: broker}\n"
+    )
+    a = assess(tmp_path, today=date(2026, 11, 26), scan=False)
+    assert "provenance" not in a.analyzers
+    [missing] = [f for f in a.findings if f.rule_id == "PROV-MANIFEST-MISSING"]
+    assert missing.element == "acme"
+    assert missing.severity.value == "medium"
+    assert a.threat_model is not None
+    q2 = a.threat_model.diagnostic.questions[1]
+    assert q2.answer == "no"
+    assert any(g.check == "data monitoring" and "acme" in g.detail for g in q2.gaps)
+
+
+def test_declared_manifest_that_does_not_exist_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "custodes.yaml").write_text(
+        "version: 1\nsystem: {name: s}\n"
+        "sources:\n  - {id: own, tier: first_party, manifest: nope.manifest.json}\n"
+    )
+    a = assess(tmp_path, today=date(2026, 11, 26), scan=False)
+    [missing] = [f for f in a.findings if f.rule_id == "PROV-MANIFEST-MISSING"]
+    assert "nope.manifest.json" in missing.message
+
+
+def test_corrupt_manifest_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    data = _project_with_manifest(tmp_path)
+    data.with_name(data.name + ".manifest.json").write_text('{"format": "custodes-manifest",')
+    a = assess(tmp_path, today=date(2026, 11, 26), scan=False)
+    assert "provenance" in a.analyzers
+    [bad] = [f for f in a.findings if f.rule_id == "PROV-MANIFEST-UNREADABLE"]
+    assert bad.severity.value == "medium"
+    assert "not valid JSON" in bad.message
+    assert not any(f.rule_id == "PROV-MANIFEST-MISMATCH" for f in a.findings)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from custodes.cli import custody
+from custodes.cli import custody, model_sign
 from custodes.cli.common import ListFormat, console, dump_json, err_console, scan_progress
 from custodes.errors import InputError, UsageError
 
@@ -25,7 +25,9 @@ __all__ = ["app", "keys_app"]
 app = typer.Typer(
     help="Record and verify signed manifests of datasets and models.", no_args_is_help=True
 )
-keys_app = typer.Typer(help="Generate Ed25519 signing keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Generate signing keys (Ed25519; EC P-256 for model signing).", no_args_is_help=True
+)
 
 
 class TierChoice(enum.StrEnum):
@@ -237,13 +239,19 @@ def keys_generate_command(
         Path, typer.Option("--output", "-o", help="Folder for the key files.")
     ] = Path(),
     name: Annotated[str, typer.Option("--name", help="Base name of the key files.")] = "custodes",
+    ec: Annotated[
+        bool,
+        typer.Option("--ec", help="EC P-256 pair for sign-model/verify-model, not Ed25519."),
+    ] = False,
     fmt: FormatOpt = ListFormat.console,
 ) -> None:
-    """Write an Ed25519 key pair: NAME.pem (private, 0600) and NAME.pub.pem."""
-    from custodes.provenance.keys import generate_keypair
-
+    """Write a key pair: NAME.pem (private, 0600) and NAME.pub.pem (Ed25519 unless --ec)."""
     if not name or "/" in name or name.startswith("."):
         raise UsageError(f"--name must be a plain file name, got {name!r}")
+    if ec:
+        from custodes.provenance.model_signing import generate_keypair
+    else:
+        from custodes.provenance.keys import generate_keypair
     private, public, kid = generate_keypair(output, name)
     if fmt is ListFormat.json:
         doc = {"private_key": str(private), "public_key": str(public), "key_id": kid}
@@ -259,3 +267,5 @@ app.command("event")(custody.event_command)
 app.command("attest-training")(custody.attest_training_command)
 app.command("verify-chain")(custody.verify_chain_command)
 app.command("lineage")(custody.lineage_command)
+app.command("sign-model")(model_sign.sign_model_command)
+app.command("verify-model")(model_sign.verify_model_command)

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from custodes.errors import InputError
@@ -33,7 +34,11 @@ __all__ = [
     "load_public_key",
     "sign_document",
     "verify_document",
+    "write_keypair",
 ]
+
+#: Private keys :func:`write_keypair` writes: Ed25519 here, EC P-256 for model signing.
+PrivateKeyTypes = Ed25519PrivateKey | EllipticCurvePrivateKey
 
 ALG = "ed25519"
 
@@ -45,7 +50,14 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 
 def generate_keypair(directory: Path, name: str) -> tuple[Path, Path, str]:
-    """Write NAME.pem (private, 0600) and NAME.pub.pem; never overwrite either.
+    """Write an Ed25519 NAME.pem (private, 0600) and NAME.pub.pem; never overwrite either."""
+    key = Ed25519PrivateKey.generate()
+    private, public = write_keypair(directory, name, key)
+    return private, public, key_id(key.public_key())
+
+
+def write_keypair(directory: Path, name: str, key: PrivateKeyTypes) -> tuple[Path, Path]:
+    """Write ``key`` as NAME.pem (PKCS#8, 0600) and NAME.pub.pem; never overwrite either.
 
     The private file is created with O_EXCL and mode 0600 in one step, so there is no
     window where another user could read it and no way to clobber an existing key.
@@ -54,7 +66,6 @@ def generate_keypair(directory: Path, name: str) -> tuple[Path, Path, str]:
     for path in (private_path, public_path):
         if path.exists() or path.is_symlink():
             raise InputError("key file exists; refusing to overwrite it", path=path)
-    key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -77,7 +88,7 @@ def generate_keypair(directory: Path, name: str) -> tuple[Path, Path, str]:
         raise InputError("key file exists; refusing to overwrite it", path=exc.filename) from None
     except OSError as exc:
         raise InputError(f"cannot write key: {exc.strerror}", path=exc.filename) from None
-    return private_path, public_path, key_id(key.public_key())
+    return private_path, public_path
 
 
 def _read_pem(path: Path) -> bytes:

@@ -33,6 +33,7 @@ from custodes.provenance.hashing import Tree, hash_tree
 __all__ = [
     "BUNDLE_MEDIA_TYPE",
     "PREDICATE_TYPE",
+    "generate_keypair",
     "key_hint",
     "sign_model",
     "verify_model",
@@ -316,3 +317,16 @@ def verify_model(model_dir: Path, signature: Path, public_key_pem: Path) -> list
         elif actual[name] != signed[name]:
             problems.append(f"changed: {name}")
     return problems
+
+
+def generate_keypair(directory: Path, name: str) -> tuple[Path, Path, str]:
+    """Write a P-256 NAME.pem (private, 0600) and NAME.pub.pem; return them and the key hint.
+
+    P-256 is what ``model_signing sign key`` expects by default; the hint is what it and
+    :func:`sign_model` write into the bundle to name the key.
+    """
+    from custodes.provenance.keys import write_keypair
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = write_keypair(directory, name, key)
+    return private, public, key_hint(key.public_key())

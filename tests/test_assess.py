@@ -179,3 +179,35 @@ def test_corrupt_manifest_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     assert bad.severity.value == "medium"
     assert "not valid JSON" in bad.message
     assert not any(f.rule_id == "PROV-MANIFEST-MISMATCH" for f in a.findings)
+
+
+def test_health_demo_ships_a_verifiable_lineage(tmp_path: Path) -> None:
+    from custodes.cli.main import main
+    from custodes.provenance.lineage import build_lineage
+
+    [project] = write_examples(tmp_path, ["health-outcomes"])
+    model = project / "models" / "outcome_model.joblib"
+    attestation = project / "provenance" / "training-attestation.json"
+    lineage = build_lineage(model, attestation, project)
+    assert {d.tier for d in lineage.datasets} == {"first_party", "broker", "user_generated"}
+    assert lineage.user_generated_share is not None
+    assert 0.05 < lineage.user_generated_share < 0.25
+    code = main(
+        [
+            "provenance",
+            "verify-chain",
+            str(model),
+            "--attestation",
+            str(attestation),
+            "--public-key",
+            str(project / "provenance" / "demo-signer.pub.pem"),
+            "--data-root",
+            str(project),
+        ]
+    )
+    assert code == 0
+    a = assess(project, today=date(2026, 11, 26))
+    assert "provenance" in a.analyzers
+    assert not [
+        f for f in a.findings if f.rule_id.startswith("PROV-") or f.category is Category.ARTIFACT
+    ]

@@ -135,15 +135,15 @@ def test_source_manifest_present_gives_its_merkle_root(health: Path) -> None:
     data.mkdir(parents=True)
     (data / "visits.csv").write_text("id,bp\n1,120\n")
     manifest = build_manifest(data, Provenance(source="ehr-extract", tier=Tier.first_party))
-    write_manifest(manifest, health / "data" / "manifests" / "ehr-extract.manifest.json")
+    write_manifest(manifest, health / "data" / "sources" / "ehr-extract.parquet.manifest.json")
     doc = build_bom(load_system(health / "custodes.yaml"), health)
     ehr = _by_ref(doc)["data:ehr-extract"]
     assert ehr["hashes"] == [{"alg": "SHA-256", "content": manifest["merkle_root"]}]
-    assert _props(ehr)["custodes:manifest"] == "data/manifests/ehr-extract.manifest.json"
+    assert _props(ehr)["custodes:manifest"] == "data/sources/ehr-extract.parquet.manifest.json"
 
 
 def test_malformed_manifest_is_an_input_error(cli: Cli, health: Path) -> None:
-    bad = health / "data" / "manifests" / "ehr-extract.manifest.json"
+    bad = health / "data" / "sources" / "ehr-extract.parquet.manifest.json"
     bad.parent.mkdir(parents=True)
     bad.write_text("{not json")
     result = cli("bom", health)
@@ -171,7 +171,7 @@ def test_cli_without_custodes_yaml_exits_2(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_manifest_with_a_bad_merkle_root_is_an_input_error(cli: Cli, health: Path) -> None:
-    bad = health / "data" / "manifests" / "ehr-extract.manifest.json"
+    bad = health / "data" / "sources" / "ehr-extract.parquet.manifest.json"
     bad.parent.mkdir(parents=True)
     bad.write_text(
         json.dumps({"format": "custodes-manifest", "version": 1, "merkle_root": "x", "files": []})

@@ -158,3 +158,17 @@ def demo_command(
     )
     for row in rows:
         console.print(f"  {row['report']}", soft_wrap=True)
+    _print_lineages(projects)
+
+
+def _print_lineages(projects: list[Path]) -> None:
+    """The lineage of every demo model that ships a training attestation."""
+    from custodes.cli.custody import print_lineage
+    from custodes.provenance.lineage import build_lineage
+
+    for project in projects:
+        attestation = project / "provenance" / "training-attestation.json"
+        model = project / "models" / "outcome_model.joblib"
+        if attestation.exists() and model.exists():
+            console.print(f"\nLineage of the {project.name} model (custodes provenance lineage):")
+            print_lineage(build_lineage(model, attestation, project))

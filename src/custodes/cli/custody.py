@@ -173,7 +173,8 @@ def verify_chain_command(
         raise typer.Exit(1)
 
 
-def _tree(lineage: Lineage) -> None:
+def print_lineage(lineage: Lineage) -> None:
+    """Sources by tier under the model, the user-generated tier in red."""
     from rich.tree import Tree
 
     def pct(value: float | None) -> str:
@@ -215,4 +216,4 @@ def lineage_command(
     if fmt is ListFormat.json:
         typer.echo(dump_json(lineage.to_json()))
     else:
-        _tree(lineage)
+        print_lineage(lineage)

@@ -9,6 +9,7 @@ that reads production data and prints patients' contact details.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -17,6 +18,7 @@ import secrets
 import string
 import struct
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -120,6 +122,89 @@ def _health_data(root: Path) -> None:
     baseline.save(data / "baseline.json")
     batch, _truth = health_data.scenario_batch("label_flip_subpop", HEALTH_BATCH_ROWS, 11)
     pq.write_table(batch, data / "batches/2026-11-bloom-upload.parquet")
+    _health_lineage(root, reference)
+
+
+#: Demo source per tier: (source id in custodes.yaml, custodian, chain-of-custody record).
+_HEALTH_SOURCES = {
+    "first_party": (
+        "ehr-extract",
+        "Calder Health clinical data office",
+        "docs/custody/ehr-extract.md",
+    ),
+    "broker": ("claims-demographics", "Meridian Claims Data Co.", None),
+    "user_generated": ("symptom-tracker-entries", "Bloom app users", None),
+}
+
+
+def _health_lineage(root: Path, reference: Any) -> None:
+    """Per-source datasets with manifests, a trained model and its signed attestation.
+
+    The signing key lives only in memory: a demo must not leave a private key on disk
+    (the credential scanner would rightly flag it). Its public half is written so
+    ``custodes provenance verify-chain`` can check the attestation.
+    """
+    import joblib  # type: ignore[import-untyped,unused-ignore]
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    from custodes.demo import health_data
+    from custodes.provenance.attest import build_statement, sign_envelope
+    from custodes.provenance.manifest import (
+        Provenance,
+        Tier,
+        build_manifest,
+        default_manifest_path,
+        write_manifest,
+    )
+
+    manifests = []
+    for tier, (source, custodian, custody) in _HEALTH_SOURCES.items():
+        part = reference.filter(pc.equal(reference[health_data.SOURCE_COLUMN], tier))
+        path = root / "data" / "sources" / f"{source}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(part, path)
+        prov = Provenance(
+            source=source,
+            tier=Tier(tier),
+            custodian=custodian,
+            health_data=True,
+            personal_data=True,
+            chain_of_custody=custody,
+        )
+        manifest = default_manifest_path(path)
+        write_manifest(build_manifest(path, prov), manifest)
+        manifests.append(manifest)
+    features = ["age", "bmi", "systolic_bp", "glucose", "hba1c"]
+    sample = reference.slice(0, 20_000)
+    x = np.column_stack([np.nan_to_num(sample[c].to_numpy(zero_copy_only=False)) for c in features])
+    y = sample[health_data.LABEL_COLUMN].to_numpy(zero_copy_only=False).astype(int)
+    model_path = root / "models" / "outcome_model.joblib"
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(LogisticRegression(max_iter=200).fit(x, y), model_path)
+    key = Ed25519PrivateKey.generate()
+    # Paths in the attestation are relative to the project, so the demo can be moved.
+    with contextlib.chdir(root):
+        statement = build_statement(
+            model_path.relative_to(root),
+            [m.relative_to(root) for m in manifests],
+            "0f3c9a1e5b7d2c4f6a8e0b1d3c5e7f9a1b3d5e7f",
+            {"features": ",".join(features)},
+        )
+    out = root / "provenance"
+    out.mkdir(exist_ok=True)
+    (out / "training-attestation.json").write_text(
+        json.dumps(sign_envelope(statement, key), indent=2) + "\n", encoding="utf-8"
+    )
+    (out / "demo-signer.pub.pem").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
 
 
 def _health(root: Path) -> None:

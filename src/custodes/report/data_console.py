@@ -13,32 +13,12 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from custodes.data.check.result import DataCheckResult, SourceResult
+from custodes.data.check.result import DataCheckResult
+from custodes.report.data_evidence import source_evidence
 
 __all__ = ["render_data_check"]
 
 _STYLE = {"ok": "green", "drift": "yellow", "suspected_poisoning": "red", "schema_violation": "red"}
-
-
-def _signals(s: SourceResult) -> str:
-    """The evidence behind a source's verdict, in words, strongest first."""
-    parts = []
-    if s.flagged_rows:
-        parts.append(f"{s.flagged_rows:,} rows flagged")
-    if abs(s.label_shift_z) >= 3:
-        parts.append(f"labels off the baseline model (z {s.label_shift_z:.1f})")
-    if s.trigger_values:
-        parts.append("trigger values " + ", ".join(s.trigger_values[:3]))
-    if s.duplicate_rows:
-        parts.append(f"{s.duplicate_rows:,} near-duplicate rows")
-    if s.drifted_columns:
-        more = "..." if len(s.drifted_columns) > 3 else ""
-        parts.append("drift in " + ", ".join(s.drifted_columns[:3]) + more)
-    if s.label_issue_rate is not None and s.other_label_issue_rate is not None:
-        parts.append(
-            f"label issues {s.label_issue_rate:.1%} vs {s.other_label_issue_rate:.1%} elsewhere"
-        )
-    return "; ".join(parts) or "-"
 
 
 def render_data_check(result: DataCheckResult, console: Console, *, top: int = 10) -> None:
@@ -65,7 +45,8 @@ def render_data_check(result: DataCheckResult, console: Console, *, top: int = 1
                 )
             head.append(s.verdict, style=_STYLE.get(s.verdict, "bold"))
             console.print(head)
-            console.print(Padding(Text(_signals(s), style="dim"), (0, 0, 0, 6)))
+            evidence = "; ".join(source_evidence(s, result.signals)) or "-"
+            console.print(Padding(Text(evidence, style="dim"), (0, 0, 0, 6)))
     moved = [c for c in result.columns if c.verdict != "ok"]
     if moved:
         moved = sorted(moved, key=lambda c: -(c.js_distance or c.psi or 0))[:top]

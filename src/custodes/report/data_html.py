@@ -25,9 +25,9 @@ from custodes.data.check.result import (
     SCHEMA,
     ColumnResult,
     DataCheckResult,
-    Signal,
-    SourceResult,
 )
+from custodes.report.data_evidence import source_evidence
+from custodes.report.templating import environment
 
 __all__ = ["histogram_svg", "render_data_check_html"]
 
@@ -114,29 +114,6 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{v:.1%}"
 
 
-def source_evidence(s: SourceResult, signals: tuple[Signal, ...]) -> list[str]:
-    """What stands behind a source's verdict, in words, strongest first."""
-    own = sorted((g for g in signals if g.source == s.source), key=lambda g: -abs(g.z))
-    parts = [f"{g.message} (z {g.z:.1f}, {g.rows:,} rows)" for g in own]
-    if s.flagged_rows:
-        parts.append(f"{s.flagged_rows:,} rows flagged for review")
-    if abs(s.label_shift_z) >= 3 and not any(g.kind == "source_label_shift" for g in own):
-        parts.append(f"labels off the baseline model (z {s.label_shift_z:.1f})")
-    if s.trigger_values:
-        parts.append("trigger values " + ", ".join(s.trigger_values[:3]))
-    if s.duplicate_rows:
-        parts.append(f"{s.duplicate_rows:,} near-duplicate rows")
-    if s.drifted_columns:
-        more = " and more" if len(s.drifted_columns) > 3 else ""
-        parts.append("drift in " + ", ".join(s.drifted_columns[:3]) + more)
-    if s.label_issue_rate is not None and s.other_label_issue_rate is not None:
-        parts.append(
-            f"label issues {s.label_issue_rate:.1%} against "
-            f"{s.other_label_issue_rate:.1%} in the other sources"
-        )
-    return parts
-
-
 def _moved(columns: tuple[ColumnResult, ...]) -> list[ColumnResult]:
     """Columns that drifted or broke, worst first (schema before drift, then effect size)."""
     bad = [c for c in columns if c.verdict != OK]
@@ -145,15 +122,7 @@ def _moved(columns: tuple[ColumnResult, ...]) -> list[ColumnResult]:
 
 @functools.cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("custodes.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    env = environment()
     env.filters["pct"] = _pct
     env.globals.update(svg=histogram_svg, verdict_of=_verdict, evidence=source_evidence)
     return env

@@ -37,6 +37,7 @@ from custodes.report.narrative import (
     sentence,
     verdict,
 )
+from custodes.report.templating import environment
 from custodes.report.views import data_items, declared_controls, work_by_element
 from custodes.threatmodel.model import ThreatModel
 
@@ -51,15 +52,7 @@ _AUDIENCE_TITLE = {
 
 @functools.cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("custodes.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    env = environment()
     env.filters["sentence"] = sentence
     env.globals.update(
         plain_title=plain_title,

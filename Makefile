@@ -7,13 +7,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-output
-APT_PACKAGES := graphviz
 
 .PHONY: demo test lint fmt bench fuzz sysdeps venv interop clean
 
-# Debian packages: graphviz renders the data-flow diagram (dot -> SVG).
+# Debian packages: graphviz renders the data-flow diagram (dot -> SVG); the governance
+# store's tests start a throwaway PostgreSQL server.
 sysdeps:
 	@missing=""; command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \

@@ -197,6 +197,13 @@ class ModelArtifact(Element):
     provider: str | None = None
     path: str | None = None
     signed: bool = False
+    attestation: str | None = None
+    """In-toto training attestation (DSSE) of this model, relative to custodes.yaml."""
+    signature: str | None = None
+    """OpenSSF model-signing bundle over the model's folder, relative to custodes.yaml."""
+    public_keys: list[str] = Field(default_factory=list)
+    """Public keys (PEM, relative to custodes.yaml) trusted to sign the attestation or
+    signature; without one, custodes cannot tell a real signature from a forged one."""
     trained: date | None = None
     retrain_interval_days: int | None = Field(default=None, ge=1)
     """How long the model is trusted after training; older than this it is stale."""

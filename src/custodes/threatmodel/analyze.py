@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -22,19 +23,24 @@ __all__ = ["analyze"]
 
 
 def analyze(
-    system: LoadedSystem, *, today: date | None = None, root: Path | None = None
+    system: LoadedSystem,
+    *,
+    today: date | None = None,
+    root: Path | None = None,
+    provenance: Mapping[str, tuple[bool, str]] | None = None,
 ) -> ThreatModel:
     """Analyze a loaded system model.
 
     ``root`` is the project directory whose notebooks, manifests and model files go into
     the staleness fingerprint; by default, the directory holding custodes.yaml.
+    ``provenance`` is what verification proved per element (see ``ControlIndex``).
     """
     today = today or date.today()
     root = root if root is not None else system.path.parent
     catalog = load_catalog()
     graph = SystemGraph(system.model)
     ctx = Context(system.model, graph, today)
-    controls = ControlIndex(system, catalog, today)
+    controls = ControlIndex(system, catalog, today, provenance)
     sys_def = system.model.system
 
     threats: dict[str, ThreatInstance] = {}

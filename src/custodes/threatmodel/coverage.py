@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 
 from custodes.catalog import Catalog
@@ -10,7 +12,11 @@ from custodes.system.loader import LoadedSystem
 from custodes.system.schema import Control, Endpoint
 from custodes.threatmodel.model import ControlRef, ThreatStatus
 
-__all__ = ["ControlIndex", "status_of"]
+__all__ = ["PROVENANCE_CONTROLS", "ControlIndex", "status_of"]
+
+#: Controls whose implementation custodes can check itself (manifests re-hashed,
+#: signatures and attestations verified): for these, evidence replaces declarations.
+PROVENANCE_CONTROLS = frozenset({"SUPPLYCHAINMANAGE"})
 
 
 class ControlIndex:
@@ -23,7 +29,17 @@ class ControlIndex:
     when no explicit declaration says otherwise.
     """
 
-    def __init__(self, system: LoadedSystem, catalog: Catalog, today: date) -> None:
+    def __init__(
+        self,
+        system: LoadedSystem,
+        catalog: Catalog,
+        today: date,
+        provenance: Mapping[str, tuple[bool, str]] | None = None,
+    ) -> None:
+        """``provenance`` maps element ids to (verified, what was checked); when given, a
+        provenance control counts as implemented on an element only where verification
+        passed, whatever custodes.yaml declares."""
+        self._provenance = provenance
         self._system = system
         self._catalog = catalog
         self._today = today
@@ -44,7 +60,19 @@ class ControlIndex:
                 self._implied[("MODELACCESSCONTROL", ep.id)] = f"endpoints[{j}].authentication"
 
     def lookup(self, control_id: str, element_id: str) -> ControlRef:
-        """What the model says about one control on one element."""
+        """What the model says about one control on one element, corrected by evidence."""
+        ref = self._declared(control_id, element_id)
+        if self._provenance is None or control_id not in PROVENANCE_CONTROLS:
+            return ref
+        verified, detail = self._provenance.get(element_id, (False, ""))
+        if verified:
+            return replace(ref, status="implemented", evidence=f"verified by custodes: {detail}")
+        if ref.status != "implemented":
+            return ref
+        why = detail or "nothing to verify (no manifest, signature or attestation)"
+        return replace(ref, status="missing", evidence=f"declared implemented, not verified: {why}")
+
+    def _declared(self, control_id: str, element_id: str) -> ControlRef:
         name = self._catalog.control(control_id).name
         found = self._specific.get((control_id, element_id)) or self._wide.get(control_id)
         if found is None:

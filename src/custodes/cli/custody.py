@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from custodes.cli.common import ListFormat, console, dump_json, err_console
+from custodes.cli.common import ListFormat, console, dump_json, err_console, write_output
 from custodes.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -197,15 +197,37 @@ def print_lineage(lineage: Lineage) -> None:
     console.print(f"user-generated share: {pct(lineage.user_generated_share)}")
 
 
+class LineageFormat(enum.StrEnum):
+    """Lineage outputs: the console tree, JSON, and a self-contained HTML page."""
+
+    console = "console"
+    json = "json"
+    html = "html"
+
+
 def lineage_command(
     model: Annotated[Path, typer.Argument(help="The model file.")],
     attestation: Annotated[Path, typer.Option("--attestation", help="Training attestation.")],
     data_root: Annotated[
         Path | None, typer.Option("--data-root", help="Resolve dataset manifests under here.")
     ] = None,
-    fmt: FormatOpt = ListFormat.console,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--public-key", help="Trusted Ed25519 public key, to check signatures (html)."
+        ),
+    ] = None,
+    fmt: Annotated[
+        LineageFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = LineageFormat.console,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
 ) -> None:
-    """Which sources of which tiers flowed into MODEL, with row shares (unverified)."""
+    """Which sources of which tiers flowed into MODEL, with row shares.
+
+    HTML also checks every link it draws and exits 1 when one failed.
+    """
     from custodes.provenance.lineage import ModelMismatch, build_lineage
 
     try:
@@ -213,7 +235,18 @@ def lineage_command(
     except ModelMismatch as exc:
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None
-    if fmt is ListFormat.json:
-        typer.echo(dump_json(lineage.to_json()))
+    if fmt is LineageFormat.json:
+        write_output(dump_json(lineage.to_json()), output)
+    elif fmt is LineageFormat.html:
+        from custodes.provenance.lineage_links import check_lineage_links
+        from custodes.report.lineage_html import render_lineage_html
+
+        trusted = _trusted(list(public_key)) if public_key else None
+        links = check_lineage_links(attestation, trusted, data_root)
+        write_output(render_lineage_html(lineage, links), output)
+        if not links.ok:
+            raise typer.Exit(1)
     else:
+        if output is not None:
+            raise UsageError("--output needs --format json or html")
         print_lineage(lineage)

@@ -4,7 +4,9 @@ Models become machine-learning-model components whose model card names the datas
 they learned from (the sources upstream of the model in the system graph), sources become
 data components carrying their provenance (tier, custodian, licence, sensitive-data flags,
 chain of custody, and the Merkle root of their manifest when one is kept), and
-dependencies become library components (a PyPI purl when pinned).
+dependencies become library components (a PyPI purl when pinned), joined by the packages
+the project's requirement and lock files declare (:mod:`custodes.provenance.bom_deps`),
+which the models depend on in the dependency graph.
 
 cyclonedx-python-lib builds everything it has a model for; it has none for a component's
 ``modelCard`` or ``data`` fields, so those are added to the serialized JSON here, and the
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from custodes import __version__
 from custodes.errors import InputError, InternalError
+from custodes.provenance.bom_deps import PyDependency, normalize, read_dependencies
 from custodes.provenance.hashing import hash_file
 from custodes.provenance.manifest import load_manifest
 from custodes.system.graph import SystemGraph
@@ -38,6 +41,7 @@ __all__ = [
     "build_bom",
     "dependency_ref",
     "model_ref",
+    "python_ref",
     "source_ref",
     "trained_on",
     "validation_error",
@@ -210,6 +214,67 @@ def _dependency_component(d: Dependency) -> Component:
     )
 
 
+def python_ref(name: str) -> str:
+    """bom-ref of a package read from the project's requirement or lock files."""
+    return f"pypi:{name}"
+
+
+_HASH_ALGS = {"sha256": "SHA_256", "sha384": "SHA_384", "sha512": "SHA_512"}
+
+
+def _hash_types(dep: PyDependency) -> list[Any]:
+    from cyclonedx.model import HashAlgorithm, HashType
+
+    return [
+        HashType(alg=getattr(HashAlgorithm, _HASH_ALGS[alg]), content=digest)
+        for alg, digest in sorted(dep.hashes)
+    ]
+
+
+def _purl(dep: PyDependency) -> Any:
+    from packageurl import PackageURL
+
+    if dep.url is not None:
+        return None  # a direct or VCS reference is not a PyPI release: no purl to claim
+    return PackageURL(type="pypi", name=dep.name, version=dep.version)
+
+
+def _python_component(dep: PyDependency) -> Component:
+    """A library component for one package: purl, exact version if known, file hashes."""
+    from cyclonedx.model.component import Component, ComponentType
+
+    return Component(
+        type=ComponentType.LIBRARY,
+        name=dep.name,
+        version=dep.version,
+        bom_ref=python_ref(dep.name),
+        purl=_purl(dep),
+        hashes=_hash_types(dep) or None,
+        properties=_props(
+            [
+                ("specifier", None if dep.version else dep.specifier),
+                ("url", dep.url),
+                ("extras", ",".join(dep.extras) or None),
+                ("marker", dep.marker),
+                ("declared_in", ", ".join(dep.declared_in)),
+                ("pinned", _flag(dep.version is not None)),
+            ]
+        ),
+    )
+
+
+def _enrich(component: Component, dep: PyDependency) -> None:
+    """A library custodes.yaml declares and a file pins: one component, the file's facts."""
+    if component.version is None and dep.version is not None:
+        component.version = dep.version
+    if component.purl is None and component.version == dep.version:
+        component.purl = _purl(dep)
+    if component.version == dep.version:
+        for h in _hash_types(dep):
+            component.hashes.add(h)
+    component.properties.add(_props([("declared_in", ", ".join(dep.declared_in))])[0])
+
+
 def _library_bom(loaded: LoadedSystem, graph: SystemGraph, root: Path) -> Any:
     """The part of the BOM cyclonedx-python-lib has models for."""
     from cyclonedx.model.bom import Bom
@@ -250,6 +315,14 @@ def _library_bom(loaded: LoadedSystem, graph: SystemGraph, root: Path) -> Any:
             continue
         component = _dependency_component(d)
         (libraries if d.kind == "library" else others).append(component)
+        bom.components.add(component)
+    declared = {normalize(c.name): c for c in libraries}
+    for dep in read_dependencies(root):
+        if dep.name in declared:
+            _enrich(declared[dep.name], dep)
+            continue
+        component = _python_component(dep)
+        libraries.append(component)
         bom.components.add(component)
     for c in [*models.values(), *sources.values()]:
         bom.components.add(c)

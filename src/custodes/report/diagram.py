@@ -26,7 +26,7 @@ from custodes.errors import InternalError
 from custodes.system.schema import Element, Endpoint, FeedbackLoop, Flow
 from custodes.threatmodel.model import ThreatModel
 
-__all__ = ["RISK_COLOURS", "to_dot", "to_mermaid", "to_svg"]
+__all__ = ["RISK_COLOURS", "dot_text", "dot_to_svg", "to_dot", "to_mermaid", "to_svg", "wrap"]
 
 #: Fill and border per worst residual risk; "none" is an element no threat applies to.
 RISK_COLOURS: dict[str, tuple[str, str]] = {
@@ -285,6 +285,11 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False) or [""]
 
 
+# Public names for other diagrams (lineage): same escaping, same wrapping rules.
+dot_text = _dot_text
+wrap = _wrap
+
+
 def to_dot(tm: ThreatModel) -> str:
     """Graphviz DOT source: ``cluster_<id>`` per trust boundary, fills by risk, a legend."""
     risks = _risks(tm)
@@ -411,10 +416,20 @@ def to_svg(tm: ThreatModel, *, timeout: float = SVG_TIMEOUT) -> str | None:
     picture" (no ``dot`` installed, or the layout took longer than ``timeout``), and the
     caller shows the Mermaid text instead.
     """
+    if shutil.which("dot") is None:
+        return None
+    return dot_to_svg(to_dot(tm), timeout=timeout)
+
+
+def dot_to_svg(source: str, *, timeout: float = SVG_TIMEOUT) -> str | None:
+    """Any DOT source laid out by ``dot -Tsvg`` with a timeout, prolog stripped for inlining.
+
+    Shared by every diagram custodes draws, so the one subprocess call and its bounds
+    live in one place. None when Graphviz is missing or the layout timed out.
+    """
     dot = shutil.which("dot")
     if dot is None:
         return None
-    source = to_dot(tm)
     try:
         proc = subprocess.run(  # noqa: S603 - fixed argv, DOT text goes to stdin
             [dot, "-Tsvg"],

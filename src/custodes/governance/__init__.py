@@ -1,0 +1,1 @@
+"""Governance: registry, stages, sign-offs, roles and the tamper-evident audit log."""

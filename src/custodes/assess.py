@@ -235,6 +235,29 @@ def data_gaps(outcomes: Sequence[DataCheckOutcome]) -> dict[int, list[Gap]]:
     return gaps
 
 
+def _policy_limit(root: Path) -> tuple[float | None, Finding | None]:
+    """The user-generated share limit of the project's custodes-policy.yaml, if any; a
+    policy that does not load is a finding (the gates deny everything until it does)."""
+    from custodes.governance.policy import DEFAULT_NAME, load_policy
+
+    path = root / DEFAULT_NAME
+    if not path.is_file():
+        return None, None
+    try:
+        policy = load_policy(path)
+    except CustodesError as exc:
+        return None, Finding(
+            rule_id=RuleId("GOV-POLICY-INVALID"),
+            category=Category.REVIEW,
+            severity=Severity.HIGH,
+            message=f"the promotion policy cannot be used, so every gate refuses: {exc.message}",
+            location=Location(path=exc.path or str(path), line=exc.line),
+            remediation="fix custodes-policy.yaml (custodes gate status shows the same error)",
+            subject=DEFAULT_NAME,
+        )
+    return policy.model.limits.max_user_generated_share, None
+
+
 def assess(
     project: Path,
     *,
@@ -262,11 +285,15 @@ def assess(
     provenance_findings: list[Finding] = []
     if system_file.exists():
         system = load_system(system_file)
+        if max_user_share is None:
+            max_user_share, policy_finding = _policy_limit(root)
+            if policy_finding is not None:
+                provenance_findings.append(policy_finding)
         # Provenance first: the threat model counts a provenance control as implemented
         # only where this verification passed.
         manifests, manifest_findings = run_manifest_checks(system, root)
         models, model_problems = run_model_checks(system, max_user_share)
-        provenance_findings = manifest_findings + model_problems
+        provenance_findings += manifest_findings + model_problems
         tm = analyze(
             system, today=today, root=root, provenance=provenance_evidence(manifests, models)
         )

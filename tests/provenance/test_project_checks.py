@@ -186,3 +186,19 @@ def test_assess_cli_reports_a_broken_model(world: World, cli: Cli) -> None:
     assert broken
     assert broken[0]["severity"] == "high"
     assert broken[0]["path"].endswith("custodes.yaml")
+
+
+def test_limit_comes_from_the_projects_policy(world: World) -> None:
+    _write(world, ATTESTED)
+    policy = world.root / "custodes-policy.yaml"
+    policy.write_text(
+        "version: 1\nlimits:\n  max_user_generated_share: 0.2\npromotions: []\n", encoding="utf-8"
+    )
+    (msg,) = _rules(world)["PROV-USER-SHARE"]
+    assert "20.0%" in msg
+    policy.write_text("version: 1\nlimits:\n  max_user_generated_share: 2\n", encoding="utf-8")
+    a = assess(world.root, today=TODAY, scan=False)
+    bad = [f for f in a.findings if f.rule_id == "GOV-POLICY-INVALID"]
+    assert len(bad) == 1
+    assert bad[0].location is not None
+    assert bad[0].location.line == 3

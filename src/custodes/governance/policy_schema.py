@@ -21,6 +21,7 @@ __all__ = [
     "ArtifactKind",
     "DataCheckRule",
     "DataVerdict",
+    "Limits",
     "PolicyFile",
     "Promotion",
     "ProvenanceRule",
@@ -107,11 +108,20 @@ class Promotion(_Strict):
     require: Requirements = Field(default_factory=Requirements)
 
 
+class Limits(_Strict):
+    """Limits that hold whatever the stage: checked by ``custodes assess``."""
+
+    max_user_generated_share: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Largest share of a model's training rows that may come from user-generated
+    sources: rows anyone could have written are rows an attacker could have written."""
+
+
 class PolicyFile(_Strict):
     """A whole custodes-policy.yaml."""
 
     version: Literal[1]
     stages: list[StageName] = Field(default_factory=lambda: list(DEFAULT_STAGES), min_length=2)
+    limits: Limits = Field(default_factory=Limits)
     promotions: list[Promotion] = Field(default_factory=list)
 
     def rule_for(self, to_stage: str, kind: str) -> Promotion | None:

@@ -12,6 +12,8 @@ import pytest
 
 from custodes.cli.main import main
 
+pytest_plugins = ["tests.pgserver"]
+
 TODAY = date(2026, 11, 26)
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "src" / "custodes" / "demo" / "examples"

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from custodes import __version__
-from custodes.cli import catalog, data, provenance
+from custodes.cli import audit, catalog, data, gate, provenance, registry
 from custodes.cli.assess import assess_command, demo_command
 from custodes.cli.bom import bom_command
 from custodes.cli.common import err_console
@@ -65,12 +65,12 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(data.app, name="data")
 app.add_typer(provenance.app, name="provenance")
 app.add_typer(provenance.keys_app, name="keys")
+app.add_typer(registry.app, name="registry")
+app.add_typer(gate.app, name="gate")
+app.add_typer(audit.app, name="audit")
 
 #: Command groups of the design that later work fills in: (name, what it will do).
 PLANNED = {
-    "gate": "request, approve and promote artifacts between stages",
-    "registry": "list artifacts and their history by stage",
-    "audit": "verify the tamper-evident audit log",
     "serve": "run the team server and web dashboard",
     "monitor": "watch model outputs, abuse patterns and monitor heartbeats",
 }

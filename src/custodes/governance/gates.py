@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes.errors import UsageError
-from custodes.governance.identity import Credential
+from custodes.governance.identity import Who
 from custodes.governance.policy import (
     Decision,
     EvidenceFact,
@@ -195,7 +195,7 @@ def decide(
 
 def attach_evidence(
     gov: Governance,
-    credential: Credential,
+    credential: Who,
     ref: str,
     kinds: list[str],
     *,
@@ -248,7 +248,7 @@ def attach_evidence(
 
 
 def request(
-    gov: Governance, credential: Credential, ref: str, to: str | None, note: str | None
+    gov: Governance, credential: Who, ref: str, to: str | None, note: str | None
 ) -> tuple[PromotionRequest, Decision | None]:
     """Open a request to move a version to the next stage."""
     actor = gov.act(credential, Action.REQUEST)
@@ -299,7 +299,7 @@ def request(
 
 
 def sign_off(
-    gov: Governance, credential: Credential, ref: str, decision: str, comment: str | None
+    gov: Governance, credential: Who, ref: str, decision: str, comment: str | None
 ) -> SignOff:
     """Approve or reject the open request of a version, signed with the person's key."""
     action = Action.APPROVE if decision == "approve" else Action.REJECT
@@ -321,17 +321,20 @@ def sign_off(
         )
     _unchanged(gov, version, artifact.name)
     roles = [r for r in actor.roles if r in _SIGNING_ROLES] or list(actor.roles)
-    assert actor.credential is not None
-    signed = actor.credential.sign(
-        {
-            "request": req.id,
-            "artifact": artifact.name,
-            "digest": version.digest,
-            "decision": decision,
-            "principal": actor.principal,
-            "comment": comment,
-        }
-    )
+    statement = {
+        "request": req.id,
+        "artifact": artifact.name,
+        "digest": version.digest,
+        "decision": decision,
+        "principal": actor.principal,
+        "comment": comment,
+    }
+    if actor.credential is not None:
+        signed = actor.credential.sign(statement)
+    else:
+        # Through the server the person proved who they are with a token or a login
+        # session, not a key: the server vouches, with the log key, for what they said.
+        signed = {"signature": gov.vouch(statement, actor)}
     with gov.write() as session:
         req = session.get(PromotionRequest, req.id)
         assert req is not None
@@ -377,7 +380,7 @@ def sign_off(
     return row
 
 
-def promote(gov: Governance, credential: Credential, ref: str) -> Decision:
+def promote(gov: Governance, credential: Who, ref: str) -> Decision:
     """Move the version when the policy allows; refused with everything that is missing."""
     actor = gov.act(credential, Action.PROMOTE)
     with gov.read() as session:
@@ -466,7 +469,7 @@ def _complete(
     )
 
 
-def withdraw(gov: Governance, credential: Credential, ref: str) -> None:
+def withdraw(gov: Governance, credential: Who, ref: str) -> None:
     actor = gov.act(credential, Action.WITHDRAW)
     with gov.write() as session:
         artifact, version = resolve(session, ref)
@@ -484,7 +487,7 @@ def withdraw(gov: Governance, credential: Credential, ref: str) -> None:
         )
 
 
-def revoke(gov: Governance, credential: Credential, ref: str, reason: str) -> ArtifactVersion:
+def revoke(gov: Governance, credential: Who, ref: str, reason: str) -> ArtifactVersion:
     """Pull a version out of every stage, effective at once; the reason is on record."""
     if not reason.strip():
         raise UsageError("a revocation needs --reason")
@@ -539,7 +542,7 @@ class Status:
         }
 
 
-def status(gov: Governance, credential: Credential, ref: str) -> Status:
+def status(gov: Governance, credential: Who, ref: str) -> Status:
     gov.act(credential, Action.READ)
     from custodes.governance.auditlog import rfc3339
 

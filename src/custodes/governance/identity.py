@@ -26,6 +26,7 @@ __all__ = [
     "Actor",
     "AuthenticationFailed",
     "Credential",
+    "Who",
     "load_credential",
     "proves_possession",
     "public_pem",
@@ -64,6 +65,11 @@ class Actor:
     key_id: str
     credential: Credential | None = None
     """Present when the person's own key is at hand (the CLI) to sign sign-offs."""
+
+
+#: Whoever a governance call acts as: a key to authenticate, or someone the server
+#: already authenticated (by token or login session).
+Who = Credential | Actor
 
 
 def load_credential(path: Path | None) -> Credential:

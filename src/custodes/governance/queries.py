@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from custodes.governance.auditlog import rfc3339
 from custodes.governance.gates import resolve
-from custodes.governance.identity import Credential
+from custodes.governance.identity import Who
 from custodes.governance.roles import Action
 from custodes.governance.service import Governance
 from custodes.store.models import (
@@ -30,7 +30,7 @@ __all__ = ["history", "in_stage_at", "list_versions", "show"]
 
 
 def list_versions(
-    gov: Governance, credential: Credential, stage: str | None = None, kind: str | None = None
+    gov: Governance, credential: Who, stage: str | None = None, kind: str | None = None
 ) -> list[dict[str, Any]]:
     """Every version (or those in one stage / of one kind), newest first."""
     gov.act(credential, Action.READ)
@@ -57,7 +57,7 @@ def list_versions(
     ]
 
 
-def show(gov: Governance, credential: Credential, name: str) -> dict[str, Any]:
+def show(gov: Governance, credential: Who, name: str) -> dict[str, Any]:
     """An artifact with all its versions and their requests."""
     gov.act(credential, Action.READ)
     with gov.read() as session:
@@ -112,7 +112,7 @@ def _approvers(session: Any, request_id: int | None) -> list[str]:
     return sorted(set(rows))
 
 
-def history(gov: Governance, credential: Credential, name: str) -> list[dict[str, Any]]:
+def history(gov: Governance, credential: Who, name: str) -> list[dict[str, Any]]:
     """Every stage change of every version of an artifact, oldest first."""
     gov.act(credential, Action.READ)
     with gov.read() as session:
@@ -138,7 +138,7 @@ def history(gov: Governance, credential: Credential, name: str) -> list[dict[str
 
 
 def in_stage_at(
-    gov: Governance, credential: Credential, stage: str, at: datetime, name: str | None = None
+    gov: Governance, credential: Who, stage: str, at: datetime, name: str | None = None
 ) -> list[dict[str, Any]]:
     """The versions that were in ``stage`` at instant ``at``, with who moved them there.
 

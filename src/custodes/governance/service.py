@@ -27,6 +27,7 @@ from custodes.governance.identity import (
     Actor,
     AuthenticationFailed,
     Credential,
+    Who,
     proves_possession,
     public_pem,
 )
@@ -171,6 +172,18 @@ class Governance:
             )
         return Actor(person.id, tuple(json.loads(person.roles)), kid, credential)
 
+    def vouch(self, statement: dict[str, Any], actor: Actor) -> dict[str, Any]:
+        """The server's signature over what an authenticated person said, for actions
+        taken without their own key at hand (web and API)."""
+        body = {**statement, "authenticated_as": actor.principal, "via": actor.key_id}
+        return {
+            "alg": "ed25519",
+            "key_id": self.signer.key_id,
+            "by": "server",
+            "via": actor.key_id,
+            "value": self.signer.sign(auditlog.canonical_json(body)),
+        }
+
     def authorize(self, actor: Actor, action: Action) -> None:
         try:
             authorize(actor.principal, actor.roles, action)
@@ -182,8 +195,9 @@ class Governance:
             )
             raise
 
-    def act(self, credential: Credential, action: Action) -> Actor:
-        actor = self.authenticate(credential)
+    def act(self, who: Who, action: Action) -> Actor:
+        """Authenticate (unless the server already did) and authorize one action."""
+        actor = who if isinstance(who, Actor) else self.authenticate(who)
         self.authorize(actor, action)
         return actor
 
@@ -220,14 +234,14 @@ class Governance:
         )
 
     def add_person(
-        self, credential: Credential, pid: str, public_key_pem: str, roles: Sequence[str]
+        self, credential: Who, pid: str, public_key_pem: str, roles: Sequence[str]
     ) -> None:
         actor = self.act(credential, Action.MANAGE_PRINCIPALS)
         key = auditlog.public_key_from_pem(public_key_pem)
         with self.write() as session:
             self._add(session, actor.principal, pid, key, parse_roles(roles))
 
-    def set_roles(self, credential: Credential, pid: str, roles: Sequence[str]) -> None:
+    def set_roles(self, credential: Who, pid: str, roles: Sequence[str]) -> None:
         actor = self.act(credential, Action.MANAGE_PRINCIPALS)
         names = [r.value for r in parse_roles(roles)]
         with self.write() as session:
@@ -241,14 +255,14 @@ class Governance:
                 {"principal": pid, "roles": names, "previous": previous},
             )
 
-    def deactivate(self, credential: Credential, pid: str) -> None:
+    def deactivate(self, credential: Who, pid: str) -> None:
         actor = self.act(credential, Action.MANAGE_PRINCIPALS)
         with self.write() as session:
             person = _person(session, pid)
             person.active = False
             self.log(session, "principal.deactivated", actor.principal, {"principal": pid})
 
-    def people(self, credential: Credential) -> list[dict[str, Any]]:
+    def people(self, credential: Who) -> list[dict[str, Any]]:
         self.act(credential, Action.READ)
         with self.read() as session:
             rows = session.execute(select(Principal).order_by(Principal.id)).scalars().all()
@@ -265,7 +279,7 @@ class Governance:
 
     # ------------------------------------------------------------------ policy
 
-    def record_policy(self, credential: Credential) -> tuple[str, str | None]:
+    def record_policy(self, credential: Who) -> tuple[str, str | None]:
         """Make the project's policy file the one in force; (new digest, previous)."""
         from custodes.governance.policy import load_policy
 
@@ -331,7 +345,7 @@ class Governance:
         return p if p.is_absolute() else self.project / p
 
     def register(
-        self, credential: Credential, kind: str, name: str, path: Path, manifest: Path | None
+        self, credential: Who, kind: str, name: str, path: Path, manifest: Path | None
     ) -> tuple[ArtifactVersion, bool]:
         """Register the content at ``path`` as a version of ``name``; (version, new?)."""
         from custodes.governance.evidence import content_digest

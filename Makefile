@@ -11,10 +11,12 @@ DEMO_DIR ?= demo-output
 .PHONY: demo test lint fmt bench fuzz sysdeps venv interop clean
 
 # Debian packages: graphviz renders the data-flow diagram (dot -> SVG); the governance
-# store's tests start a throwaway PostgreSQL server.
+# store's tests start a throwaway PostgreSQL server; the dashboard is tested in Debian's
+# chromium, driven by Playwright (which cannot download its own browsers here).
 sysdeps:
 	@missing=""; command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \

@@ -30,7 +30,7 @@ def test_open_store_twice_is_a_noop(db_url: str, tmp_path: Path) -> None:
         with second.engine.connect() as conn:
             assert conn.execute(
                 text("SELECT version_num FROM alembic_version")
-            ).scalars().all() == ["0001"]
+            ).scalars().all() == ["0002"]
         tables = set(inspect(second.engine).get_table_names())
         with second.session() as session:
             assert session.execute(select(func.count()).select_from(Artifact)).scalar_one() == 1
@@ -129,3 +129,31 @@ def test_utc_now_default(store: Store) -> None:
     with store.session() as session:
         created = session.execute(select(Artifact.created_at)).scalar_one()
     assert before <= created <= datetime.now(UTC)
+
+
+def test_upgrade_from_0001_keeps_the_log(db_url: str, tmp_path: Path) -> None:
+    """A store created before the server tables existed upgrades in place."""
+    from alembic import command
+    from alembic.config import Config
+
+    from custodes.store.db import MIGRATIONS_DIR
+
+    engine = make_engine(db_url or default_url(tmp_path))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO artifacts (kind, name, created_at) VALUES ('model', 'old', CURRENT_TIMESTAMP)"
+            )
+        )
+        assert "api_tokens" not in inspect(conn).get_table_names()
+    engine.dispose()
+    with open_store(db_url, tmp_path) as store:
+        names = set(inspect(store.engine).get_table_names())
+        assert {"api_tokens", "web_sessions", "login_failures"} <= names
+        with store.session() as session:
+            assert session.execute(select(Artifact.name)).scalars().all() == ["old"]

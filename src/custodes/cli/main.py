@@ -14,12 +14,13 @@ from typing import Annotated
 import typer
 
 from custodes import __version__
-from custodes.cli import audit, catalog, data, gate, provenance, registry
+from custodes.cli import audit, catalog, data, gate, provenance, registry, tokens
 from custodes.cli.assess import assess_command, demo_command
 from custodes.cli.bom import bom_command
 from custodes.cli.common import err_console
 from custodes.cli.init import init_command, schema_command
 from custodes.cli.scan import scan_command
+from custodes.cli.serve import serve_command
 from custodes.cli.threat_model import threat_model
 from custodes.errors import CustodesError, NotBuiltYet
 
@@ -61,17 +62,18 @@ app.command("demo")(demo_command)
 app.command("init")(init_command)
 app.command("schema")(schema_command)
 app.command("bom")(bom_command)
+app.command("serve")(serve_command)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(data.app, name="data")
 app.add_typer(provenance.app, name="provenance")
 app.add_typer(provenance.keys_app, name="keys")
+registry.app.add_typer(tokens.app, name="token")
 app.add_typer(registry.app, name="registry")
 app.add_typer(gate.app, name="gate")
 app.add_typer(audit.app, name="audit")
 
 #: Command groups of the design that later work fills in: (name, what it will do).
 PLANNED = {
-    "serve": "run the team server and web dashboard",
     "monitor": "watch model outputs, abuse patterns and monitor heartbeats",
 }
 

@@ -30,12 +30,14 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "NAMING_CONVENTION",
+    "ApiToken",
     "Artifact",
     "ArtifactVersion",
     "Base",
     "Evidence",
     "LogEntry",
     "LogState",
+    "LoginFailure",
     "PolicyRecord",
     "Principal",
     "PromotionRequest",
@@ -43,6 +45,7 @@ __all__ = [
     "StageChange",
     "TreeHead",
     "UTCDateTime",
+    "WebSession",
     "utcnow",
 ]
 
@@ -245,3 +248,49 @@ class LogState(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     frontier: Mapped[str] = mapped_column(Text, default="[]")
     public_key_pem: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    """A bearer token for the API and the dashboard login; only its hash is stored.
+
+    The token shown once is ``cst_<id>_<secret>``: the id finds the row, and the secret's
+    SHA-256 is compared in constant time, so a database leak yields no usable token.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WebSession(Base):
+    """A dashboard login: the cookie value's hash, its CSRF token and its expiry.
+
+    Kept in the database, not in server memory, so any server process behind a load
+    balancer can serve any request.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    token_id: Mapped[int] = mapped_column(Integer)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """One failed authentication, by client address, for throttling across processes."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,290 @@
+"""The JSON API (``/api/v1``): every route needs a bearer token and checks the caller's
+role through the governance core, exactly as the CLI does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from custodes.errors import UsageError
+from custodes.governance.identity import Actor, AuthenticationFailed
+from custodes.governance.service import Governance
+
+__all__ = ["router"]
+
+_ERR = {"model": dict[str, Any]}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Bad request (unknown name, wrong stage, invalid value)", **_ERR},
+    401: {"description": "Missing, unknown or revoked token", **_ERR},
+    403: {"description": "Your roles do not allow this action", **_ERR},
+    404: {"description": "No such artifact, person or entry", **_ERR},
+    409: {"description": "The gate refused: what is missing is listed", **_ERR},
+    422: {"description": "The body or a parameter does not match the schema", **_ERR},
+    429: {"description": "Too many failed authentications from this client", **_ERR},
+}
+
+bearer = HTTPBearer(auto_error=False, description="A token from `custodes registry token create`.")
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+
+
+def governance(request: Request) -> Governance:
+    gov = request.app.state.gov
+    assert isinstance(gov, Governance)
+    return gov
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """The person behind the bearer token; failures are throttled per client."""
+    from custodes.governance.tokens import (
+        Throttled,
+        authenticate_token,
+        record_failure,
+        throttled,
+    )
+
+    gov = governance(request)
+    client = client_of(request)
+    if throttled(gov, client):
+        raise Throttled("too many failed authentications from this client; wait 15 minutes")
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        record_failure(gov, client, "no bearer token", None)
+        raise AuthenticationFailed("this route needs a bearer token")
+    return authenticate_token(gov, credentials.credentials, client)
+
+
+Gov = Annotated[Governance, Depends(governance)]
+Caller = Annotated[Actor, Depends(caller)]
+Name = Annotated[str, "artifact name or NAME@sha256:PREFIX"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class RegisterBody(_Body):
+    kind: Literal["dataset", "notebook", "model", "pipeline"]
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\s@/\\]+$")
+    path: str = Field(min_length=1, max_length=4096, description="Relative to the project.")
+    manifest: str | None = Field(default=None, max_length=4096)
+
+
+class EvidenceBody(_Body):
+    kinds: list[Literal["scan", "data_check", "threat_model", "provenance"]] = Field(
+        min_length=1, max_length=4
+    )
+    baseline: str | None = Field(default=None, max_length=4096)
+    public_keys: list[str] = Field(default_factory=list, max_length=16)
+
+
+class RequestBody(_Body):
+    to: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=4000)
+
+
+class CommentBody(_Body):
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+class RejectBody(_Body):
+    comment: str = Field(min_length=1, max_length=4000)
+
+
+class RevokeBody(_Body):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+def inside(gov: Governance, value: str) -> Path:
+    """A path from a request, refused unless it stays inside the project."""
+    root = gov.project.resolve()
+    path = (root / value).resolve()
+    if not path.is_relative_to(root):
+        raise UsageError(f"{value!r} is outside the project")
+    return path
+
+
+@router.get("/me", summary="Who the token belongs to")
+def me(actor: Caller) -> dict[str, Any]:
+    return {"principal": actor.principal, "roles": list(actor.roles)}
+
+
+@router.get("/artifacts", summary="Versions by stage and kind")
+def list_artifacts(
+    gov: Gov,
+    actor: Caller,
+    stage: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+) -> list[dict[str, Any]]:
+    from custodes.governance.queries import list_versions
+
+    return list_versions(gov, actor, stage, kind)
+
+
+@router.post("/artifacts", status_code=201, summary="Register the content at a path")
+def register(gov: Gov, actor: Caller, body: RegisterBody) -> dict[str, Any]:
+    manifest = inside(gov, body.manifest) if body.manifest else None
+    version, new = gov.register(actor, body.kind, body.name, inside(gov, body.path), manifest)
+    return {"artifact": body.name, "digest": version.digest, "stage": version.stage, "new": new}
+
+
+@router.get("/artifacts/{name}", summary="An artifact's versions and requests")
+def show(gov: Gov, actor: Caller, name: str) -> dict[str, Any]:
+    from custodes.governance.queries import show as show_artifact
+
+    return show_artifact(gov, actor, name)
+
+
+@router.get("/artifacts/{name}/status", summary="Stage, open request and what it still needs")
+def status(gov: Gov, actor: Caller, name: str) -> dict[str, Any]:
+    from custodes.governance.gates import status as version_status
+
+    return version_status(gov, actor, name).to_json()
+
+
+@router.get("/artifacts/{name}/history", summary="Every stage change, with approvers")
+def history(gov: Gov, actor: Caller, name: str) -> list[dict[str, Any]]:
+    from custodes.governance.queries import history as artifact_history
+
+    return artifact_history(gov, actor, name)
+
+
+@router.get("/stages/{stage}", summary="What was in a stage at an instant (default: now)")
+def in_stage(
+    gov: Gov,
+    actor: Caller,
+    stage: str,
+    at: Annotated[datetime | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    from custodes.governance.queries import in_stage_at
+
+    when = at or datetime.now(UTC)
+    return in_stage_at(gov, actor, stage, when if when.tzinfo else when.replace(tzinfo=UTC))
+
+
+@router.post("/artifacts/{name}/evidence", summary="Run custodes on the version; record it")
+def evidence(gov: Gov, actor: Caller, name: str, body: EvidenceBody) -> list[dict[str, Any]]:
+    from custodes.governance.gates import attach_evidence
+
+    baseline = inside(gov, body.baseline) if body.baseline else None
+    keys = [inside(gov, k) for k in body.public_keys]
+    return attach_evidence(gov, actor, name, list(body.kinds), baseline=baseline, public_keys=keys)
+
+
+@router.post("/artifacts/{name}/requests", status_code=201, summary="Request the next stage")
+def request_promotion(gov: Gov, actor: Caller, name: str, body: RequestBody) -> dict[str, Any]:
+    from custodes.governance.gates import request
+
+    req, decision = request(gov, actor, name, body.to, body.note)
+    return {
+        "request": req.id,
+        "from": req.from_stage,
+        "to": req.to_stage,
+        "allowed": decision.allowed if decision else None,
+        "missing": [m.text for m in decision.missing] if decision else [],
+    }
+
+
+def _signed(
+    gov: Governance, actor: Actor, name: str, decision: str, comment: str | None
+) -> dict[str, Any]:
+    from custodes.governance.gates import sign_off
+
+    row = sign_off(gov, actor, name, decision, comment)
+    return {
+        "by": row.principal_id,
+        "role": row.role,
+        "decision": row.decision,
+        "digest": row.digest,
+    }
+
+
+@router.post("/artifacts/{name}/approve", summary="Sign off the open request")
+def approve(gov: Gov, actor: Caller, name: str, body: CommentBody) -> dict[str, Any]:
+    return _signed(gov, actor, name, "approve", body.comment)
+
+
+@router.post("/artifacts/{name}/reject", summary="Reject the open request")
+def reject(gov: Gov, actor: Caller, name: str, body: RejectBody) -> dict[str, Any]:
+    return _signed(gov, actor, name, "reject", body.comment)
+
+
+@router.post("/artifacts/{name}/promote", summary="Promote if the policy is satisfied")
+def promote(gov: Gov, actor: Caller, name: str) -> dict[str, Any]:
+    from custodes.governance.gates import promote as promote_version
+
+    decision = promote_version(gov, actor, name)
+    return {"promoted": True, "satisfied": [s.text for s in decision.satisfied]}
+
+
+@router.post("/artifacts/{name}/withdraw", summary="Withdraw your open request")
+def withdraw(gov: Gov, actor: Caller, name: str) -> dict[str, Any]:
+    from custodes.governance.gates import withdraw as withdraw_request
+
+    withdraw_request(gov, actor, name)
+    return {"withdrawn": True}
+
+
+@router.post("/artifacts/{name}/revoke", summary="Revoke a version at once")
+def revoke(gov: Gov, actor: Caller, name: str, body: RevokeBody) -> dict[str, Any]:
+    from custodes.governance.gates import revoke as revoke_version
+
+    version = revoke_version(gov, actor, name, body.reason)
+    return {"revoked": True, "digest": version.digest}
+
+
+@router.get("/requests", summary="Open requests with evidence and what is missing")
+def requests(gov: Gov, actor: Caller) -> list[dict[str, Any]]:
+    from custodes.governance.pending import pending_requests
+
+    return pending_requests(gov, actor)
+
+
+@router.get("/people", summary="People, roles and key ids")
+def people(gov: Gov, actor: Caller) -> list[dict[str, Any]]:
+    return gov.people(actor)
+
+
+@router.get("/audit/verify", summary="Verify the whole audit log")
+def audit_verify(gov: Gov, actor: Caller) -> dict[str, Any]:
+    from custodes.governance import auditlog
+    from custodes.governance.roles import Action
+
+    gov.act(actor, Action.READ)
+    with gov.read() as session:
+        result = auditlog.verify(session, gov.signer.public_key, trusted_head=gov.witness())
+    return result.to_dict()
+
+
+@router.get("/audit/entries", summary="Audit log entries, newest first")
+def audit_entries(
+    gov: Gov,
+    actor: Caller,
+    before: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    from custodes.server.views import audit_page
+
+    return audit_page(gov, actor, before, limit)
+
+
+@router.get("/audit/proof/{seq}", summary="RFC 9162 inclusion proof of one entry")
+def audit_proof(gov: Gov, actor: Caller, seq: int) -> dict[str, Any]:
+    from custodes.governance import auditlog
+    from custodes.governance.roles import Action
+
+    gov.act(actor, Action.READ)
+    if seq < 0:
+        raise UsageError("entry numbers start at 0")
+    with gov.read() as session:
+        return auditlog.inclusion_bundle(session, seq, gov.log_public_key_pem())

@@ -226,6 +226,9 @@ def attach_evidence(
                 f"unknown evidence kind {kind!r} (one of {', '.join(ev.EVIDENCE_KINDS)})"
             )
         results.append({"kind": kind, "summary": summary})
+    # The analyzers took a while: the evidence describes the registered bytes only if
+    # they are still the registered bytes now.
+    _unchanged(gov, version, artifact.name)
     with gov.write() as session:
         _, version = resolve(session, f"{artifact.name}@{version.digest}")
         for r in results:
@@ -343,6 +346,18 @@ def sign_off(
         current = session.get(ArtifactVersion, version.id)
         assert current is not None
         version = current
+        again = session.execute(
+            select(SignOff).where(
+                SignOff.request_id == req.id,
+                SignOff.principal_id == actor.principal,
+                SignOff.decision == decision,
+                SignOff.digest == version.digest,
+            )
+        ).scalar_one_or_none()
+        if again is not None:
+            # The same person saying the same thing twice (a retried request after a
+            # dropped connection) is one sign-off, and one audit entry.
+            return again
         row = SignOff(
             request_id=req.id,
             principal_id=actor.principal,

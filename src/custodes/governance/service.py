@@ -12,6 +12,8 @@ The CLI and the HTTP server both call this module; neither re-implements a rule.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,9 +131,27 @@ class Governance:
             head = auditlog.latest_head(session)
         if head is not None:
             path = self.project / STORE_DIR / WITNESS
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(path)
+            seen = self.witness_or_none()
+            if seen is not None and int(seen.get("tree_size", 0)) > int(head["tree_size"]):
+                # The log is shorter than a head this folder already saw: keep that head,
+                # it is the evidence `custodes audit verify` needs to name the truncation.
+                return
+            # Server threads and processes write it concurrently: each through its own
+            # temporary file, and a failure here never fails a change already committed.
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=".witness-", dir=path.parent)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(json.dumps(head, indent=2) + "\n")
+                os.replace(tmp, path)
+            except OSError:
+                return
+
+    def witness_or_none(self) -> dict[str, Any] | None:
+        """The witness head, or None when it is missing or unreadable."""
+        try:
+            return self.witness()
+        except (InputError, TypeError, ValueError):
+            return None
 
     def witness(self) -> dict[str, Any] | None:
         path = self.project / STORE_DIR / WITNESS
@@ -248,6 +268,7 @@ class Governance:
             person = _person(session, pid)
             previous = json.loads(person.roles)
             person.roles = json.dumps(names)
+            _keep_an_admin(session, pid)
             self.log(
                 session,
                 "principal.roles",
@@ -260,6 +281,7 @@ class Governance:
         with self.write() as session:
             person = _person(session, pid)
             person.active = False
+            _keep_an_admin(session, pid)
             self.log(session, "principal.deactivated", actor.principal, {"principal": pid})
 
     def people(self, credential: Who) -> list[dict[str, Any]]:
@@ -407,6 +429,19 @@ def _person(session: Session, pid: str) -> Principal:
     if person is None:
         raise UsageError(f"no person {pid!r} in this store")
     return person
+
+
+def _keep_an_admin(session: Session, pid: str) -> None:
+    """Refuse a change that leaves no active admin: nobody could add people, record a
+    policy or recover the store again (bootstrap works only on an empty store)."""
+    session.flush()
+    for person in session.execute(select(Principal).where(Principal.active)).scalars():
+        if Role.ADMIN.value in json.loads(person.roles):
+            return
+    raise UsageError(
+        f"this would leave the store without an active admin ({pid} is the last one)",
+        hint="make someone else admin first: custodes registry people roles NAME --role admin",
+    )
 
 
 def _last_policy(session: Session) -> PolicyRecord | None:

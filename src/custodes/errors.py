@@ -10,7 +10,6 @@ input is wrong" (2) from "custodes found something" (1) from "custodes broke" (3
       UsageError                  a command or option used wrongly
       InputError                  a file that cannot be read or parsed
         ConfigError               a custodes.yaml that is not a valid system model
-      NotBuiltYet                 a command group that later work will fill
     InternalError                 exit 3, raised only to wrap an unexpected failure
 """
 
@@ -23,7 +22,6 @@ __all__ = [
     "CustodesError",
     "InputError",
     "InternalError",
-    "NotBuiltYet",
     "UsageError",
 ]
 
@@ -79,10 +77,6 @@ class InputError(CustodesError):
 
 class ConfigError(InputError):
     """A system model (custodes.yaml) that does not describe a valid system."""
-
-
-class NotBuiltYet(CustodesError):
-    """A command group that exists in the design but not yet in this release."""
 
 
 class InternalError(Exception):

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from custodes import __version__
-from custodes.cli import audit, catalog, data, gate, provenance, registry, tokens
+from custodes.cli import audit, catalog, data, gate, monitor, provenance, registry, tokens
 from custodes.cli.assess import assess_command, demo_command
 from custodes.cli.bom import bom_command
 from custodes.cli.common import err_console
@@ -22,7 +22,7 @@ from custodes.cli.init import init_command, schema_command
 from custodes.cli.scan import scan_command
 from custodes.cli.serve import serve_command
 from custodes.cli.threat_model import threat_model
-from custodes.errors import CustodesError, NotBuiltYet
+from custodes.errors import CustodesError
 
 __all__ = ["app", "main", "run"]
 
@@ -71,33 +71,7 @@ registry.app.add_typer(tokens.app, name="token")
 app.add_typer(registry.app, name="registry")
 app.add_typer(gate.app, name="gate")
 app.add_typer(audit.app, name="audit")
-
-#: Command groups of the design that later work fills in: (name, what it will do).
-PLANNED = {
-    "monitor": "watch model outputs, abuse patterns and monitor heartbeats",
-}
-
-
-def _planned(name: str, summary: str) -> None:
-    def command(ctx: typer.Context) -> None:
-        raise NotBuiltYet(
-            f"'custodes {name}' is not built yet in {__version__} (it will {summary})"
-        )
-
-    command.__doc__ = f"(not built yet) {summary[0].upper()}{summary[1:]}."
-    app.command(
-        name,
-        context_settings={
-            "allow_extra_args": True,
-            "ignore_unknown_options": True,
-            "help_option_names": [],
-        },
-        add_help_option=False,
-    )(command)
-
-
-for _name, _summary in PLANNED.items():
-    _planned(_name, _summary)
+app.add_typer(monitor.app, name="monitor")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

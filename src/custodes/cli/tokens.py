@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from custodes.cli.common import ListFormat, console, dump_json
+from custodes.cli.common import ListFormat, console, dump_json, err_console
 from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, credential, governance
 
 __all__ = ["app"]
@@ -32,7 +32,7 @@ def create_command(
     with governance(project, db) as gov:
         token = create_token(gov, credential(key), name, for_person)
     typer.echo(token)
-    console.print(
+    err_console.print(
         "[dim]Keep this token secret: it acts as you on the server. "
         "It is stored only as a hash and cannot be shown again.[/dim]",
         soft_wrap=True,

@@ -108,9 +108,15 @@ class RevokeBody(_Body):
 def inside(gov: Governance, value: str) -> Path:
     """A path from a request, refused unless it stays inside the project."""
     root = gov.project.resolve()
-    path = (root / value).resolve()
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    try:
+        path = (root / value).resolve()
+        path.exists()  # a name too long, a NUL byte: refused here, not a 500 later
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{shown!r} is not a usable path: {reason}") from None
     if not path.is_relative_to(root):
-        raise UsageError(f"{value!r} is outside the project")
+        raise UsageError(f"{shown!r} is outside the project")
     return path
 
 

@@ -33,7 +33,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # not no-referrer: under it, browsers send "Origin: null" with every form POST, and
+    # the dashboard's same-origin check would refuse its own forms
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
@@ -103,6 +105,8 @@ def create_app(project: Path, db: str | None = None) -> FastAPI:
             if exc.hint:
                 body["hint"] = exc.hint
             headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+            if code == 429:
+                headers = {"Retry-After": "900"}
             return JSONResponse(body, status_code=code, headers=headers)
         return web.error_page(request, code, exc)
 

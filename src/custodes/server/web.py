@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from custodes import __version__
 from custodes.errors import CustodesError, UsageError
 from custodes.governance.identity import Actor, AuthenticationFailed
+from custodes.governance.roles import allowed
 from custodes.governance.service import Governance
 
 __all__ = ["error_page", "router"]
@@ -35,6 +36,7 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.globals["may"] = lambda user, action: user is not None and allowed(user.roles, action)
 _env.filters["short"] = lambda d: (d[:19] + "…") if isinstance(d, str) and len(d) > 19 else d
 
 
@@ -62,10 +64,15 @@ def _session(request: Request) -> tuple[Actor, str]:
     return found
 
 
+def _same_origin(request: Request) -> bool:
+    """No Origin header (an old browser, a script) or this server's own origin."""
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
 def _check_csrf(request: Request, csrf: str, expected: str) -> None:
     """Same-origin forms only: the session's token must come back with the form."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    if not _same_origin(request):
         raise UsageError("cross-origin form refused")
     if not hmac.compare_digest(csrf.encode(), expected.encode()):
         raise UsageError("the form expired or did not come from this dashboard (CSRF check)")
@@ -98,6 +105,11 @@ def login(request: Request, token: Annotated[str, Form(max_length=200)]) -> Resp
 
     gov = _gov(request)
     client = request.client.host if request.client else "unknown"
+    if not _same_origin(request):
+        # login CSRF: another site must not sign the browser in as someone else
+        return _render(
+            "login.html.j2", 400, user=None, csrf="", message="cross-origin login refused"
+        )
     try:
         if throttled(gov, client):
             raise Throttled("too many failed logins from here; wait 15 minutes")

@@ -23,7 +23,39 @@ app = typer.Typer(
     help="The tamper-evident audit log: verify it, export it, prove an entry is in it.",
     no_args_is_help=True,
 )
+#: How auditlog words a file that is not a bundle or proof at all (bad input, exit 2).
+_MALFORMED_BUNDLE = "malformed audit bundle"
+_MALFORMED_PROOF = "malformed inclusion bundle"
 FormatOpt = Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")]
+LogKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-key",
+        help="The log's public key (.custodes/log-key.pub.pem) the file must be signed with; "
+        "without it the file only vouches for itself.",
+    ),
+]
+
+
+def _key_mismatch(doc: dict[str, Any], log_key: Path | None, path: Path) -> str | None:
+    """Why the file's own public key is not the trusted log key, or None if it is (or
+    no trusted key was given). A forger can re-sign a whole file with a key of their own."""
+    if log_key is None:
+        return None
+    from custodes.governance import auditlog
+    from custodes.provenance.keys import key_id, load_public_key
+
+    trusted = key_id(load_public_key(log_key))
+    pem = doc.get("public_key_pem")
+    if not isinstance(pem, str):
+        raise InputError("carries no log public key", path=path)
+    try:
+        carried = key_id(auditlog.public_key_from_pem(pem))
+    except InputError:
+        raise InputError("its log public key cannot be read", path=path) from None
+    if carried != trusted:
+        return f"signed with log key {carried}, not the trusted log key {trusted} ({log_key})"
+    return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -52,6 +84,7 @@ def verify_command(
             "--witness", help="A signed tree head seen earlier (default: .custodes/witness.json)."
         ),
     ] = None,
+    log_key: LogKeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
     fmt: FormatOpt = ListFormat.console,
@@ -61,7 +94,14 @@ def verify_command(
 
     trusted = _read_json(witness) if witness is not None else None
     if bundle is not None:
-        result = auditlog.verify_bundle(_read_json(bundle), trusted_head=trusted)
+        doc = _read_json(bundle)
+        result = auditlog.verify_bundle(doc, trusted_head=trusted)
+        if not result.ok and result.reason.startswith(_MALFORMED_BUNDLE):
+            # A file of the wrong shape is bad input (exit 2), not a log that failed.
+            raise InputError(result.reason, path=bundle)
+        mismatch = _key_mismatch(doc, log_key, bundle)
+        if mismatch is not None and result.ok:
+            result = auditlog.LogVerification(False, result.size, None, mismatch, None)
     else:
         with governance(project, db) as gov:
             if trusted is None:
@@ -116,11 +156,18 @@ def prove_command(
 @app.command("check-proof")
 def check_proof_command(
     proof: Annotated[Path, typer.Argument(help="A proof from audit prove.")],
+    log_key: LogKeyOpt = None,
 ) -> None:
     """Check an inclusion proof with nothing but the file itself (exit 1 if it fails)."""
     from custodes.governance import auditlog
 
-    ok, detail = auditlog.check_inclusion_bundle(_read_json(proof))
+    doc = _read_json(proof)
+    ok, detail = auditlog.check_inclusion_bundle(doc)
+    if not ok and detail.startswith(_MALFORMED_PROOF):
+        raise InputError(detail, path=proof)
+    mismatch = _key_mismatch(doc, log_key, proof)
+    if ok and mismatch is not None:
+        ok, detail = False, mismatch
     if ok:
         console.print(f"[green]proof checks[/green]: {detail}", soft_wrap=True)
         return

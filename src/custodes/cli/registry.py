@@ -128,9 +128,12 @@ def policy_command(key: KeyOpt = None, project: ProjectOpt = Path(), db: DbOpt =
     with governance(project, db) as gov:
         digest, previous = gov.record_policy(credential(key))
     if previous == digest:
-        console.print(f"policy unchanged ({digest})")
+        console.print(f"policy unchanged ({digest})", soft_wrap=True)
     else:
-        console.print(f"policy in force: {digest}" + (f" (was {previous})" if previous else ""))
+        console.print(
+            f"policy in force: {digest}" + (f" (was {previous})" if previous else ""),
+            soft_wrap=True,
+        )
 
 
 @app.command("register")

@@ -23,6 +23,7 @@ from custodes.governance.policy import (
     Decision,
     EvidenceFact,
     LoadedPolicy,
+    Requirement,
     SignOffFact,
     evaluate,
     short_digest,
@@ -54,6 +55,7 @@ __all__ = [
 #: Where a version goes when a newer version of the same artifact takes its stage.
 ARCHIVED = "archived"
 _TERMINAL = ("rejected", "revoked", ARCHIVED)
+_DEAD = ("rejected", "revoked")
 _SIGNING_ROLES = (Role.SECURITY_REVIEWER.value, Role.APPROVER.value)
 
 
@@ -151,19 +153,32 @@ def _signoff_facts(session: Session, req: PromotionRequest) -> list[SignOffFact]
 
 def _dataset_facts(
     session: Session, policy: LoadedPolicy, to: str, kind: str
-) -> tuple[dict[str, list[EvidenceFact]], dict[str, str]]:
+) -> tuple[dict[str, list[EvidenceFact]], dict[str, str], list[Requirement]]:
+    """Evidence of the datasets a rule names, and why any of them cannot count at all."""
     rule = policy.model.rule_for(to, kind)
     names = rule.require.datasets_ok if rule is not None else []
     evidence: dict[str, list[EvidenceFact]] = {}
     digests: dict[str, str] = {}
+    dead: list[Requirement] = []
     for name in names:
         try:
             _, version = resolve(session, name)
         except UsageError:
             continue
+        if version.stage in _DEAD:
+            # A revoked (e.g. found poisoned) or rejected dataset's old passing check
+            # must not carry a model trained on it forward.
+            dead.append(
+                Requirement(
+                    f"dataset:{name}",
+                    f"dataset {name} checked with verdict ok (its newest version "
+                    f"{short_digest(version.digest)} was {version.stage})",
+                )
+            )
+            continue
         evidence[name] = _facts(session, version)
         digests[name] = version.digest
-    return evidence, digests
+    return evidence, digests, dead
 
 
 def decide(
@@ -176,8 +191,9 @@ def decide(
     policy = gov.policy(session)
     datasets: dict[str, list[EvidenceFact]] = {}
     digests: dict[str, str] = {}
+    dead: list[Requirement] = []
     if isinstance(policy, LoadedPolicy):
-        datasets, digests = _dataset_facts(session, policy, req.to_stage, artifact.kind)
+        datasets, digests, dead = _dataset_facts(session, policy, req.to_stage, artifact.kind)
     decision = evaluate(
         policy,
         kind=artifact.kind,
@@ -190,6 +206,11 @@ def decide(
         dataset_evidence=datasets,
         dataset_digests=digests,
     )
+    if dead:
+        keys = {d.key for d in dead}
+        missing = [m for m in decision.missing if m.key not in keys] + dead
+        satisfied = [m for m in decision.satisfied if m.key not in keys]
+        decision = Decision(allowed=False, missing=missing, satisfied=satisfied)
     return req, decision
 
 

@@ -107,7 +107,11 @@ class Governance:
     def write(self) -> Iterator[Session]:
         """A write transaction that holds the log lock from its first statement."""
         with self.store.session.begin() as session:
-            session.execute(select(LogState).where(LogState.id == 1).with_for_update())
+            state = session.execute(
+                select(LogState).where(LogState.id == 1).with_for_update()
+            ).scalar_one_or_none()
+            if state is not None and state.public_key_pem:
+                self._same_log_key(state.public_key_pem)
             yield session
         self._witness()
 
@@ -115,6 +119,19 @@ class Governance:
     def read(self) -> Iterator[Session]:
         with self.store.session() as session:
             yield session
+
+    def _same_log_key(self, stored_pem: str) -> None:
+        """Refuse to sign this store's log with a second key: a checkout that made its own
+        .custodes/log-key.pem would fork the log into heads nobody can verify together."""
+        stored = key_id(auditlog.public_key_from_pem(stored_pem))
+        if stored != self.signer.key_id:
+            raise UsageError(
+                f"this store's audit log is signed with log key {stored}, but "
+                f"{self.project / STORE_DIR / 'log-key.pem'} is key {self.signer.key_id}; "
+                "every writer must hold the same log key",
+                hint="copy the log-key.pem the store was created with into this .custodes "
+                "folder (or run custodes serve and act through it)",
+            )
 
     def log(self, session: Session, kind: str, actor: str | None, data: dict[str, Any]) -> int:
         return auditlog.append(session, self.signer, kind, actor, data).seq

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from custodes.cli.common import ListFormat, console, dump_json, write_output
-from custodes.cli.govopts import DbOpt, ProjectOpt, governance
+from custodes.cli.govopts import DbOpt, ProjectOpt, ServerOpt, governance
 from custodes.errors import InputError
 
 __all__ = ["app"]
@@ -87,6 +87,7 @@ def verify_command(
     log_key: LogKeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
     fmt: FormatOpt = ListFormat.console,
 ) -> None:
     """Recompute every leaf, root and signature; name the first bad entry (exit 1)."""
@@ -100,6 +101,16 @@ def verify_command(
             # A file of the wrong shape is bad input (exit 2), not a log that failed.
             raise InputError(result.reason, path=bundle)
         mismatch = _key_mismatch(doc, log_key, bundle)
+        if mismatch is not None and result.ok:
+            result = auditlog.LogVerification(False, result.size, None, mismatch, None)
+    elif server is not None:
+        # Verify here, not on the server: an auditor need not trust the server's word.
+        from custodes.server.client import Remote
+
+        with Remote(server) as remote:
+            doc = remote.call("GET", "/audit/export")
+        result = auditlog.verify_bundle(doc, trusted_head=trusted)
+        mismatch = _key_mismatch(doc, log_key, Path(server))
         if mismatch is not None and result.ok:
             result = auditlog.LogVerification(False, result.size, None, mismatch, None)
     else:
@@ -128,13 +139,20 @@ def export_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Bundle file to write.")],
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Write every entry and signed head, with the log's public key, as one JSON bundle
     that verifies with `custodes audit verify --bundle` and no store."""
     from custodes.governance import auditlog
 
-    with governance(project, db) as gov, gov.read() as session:
-        doc = auditlog.export_bundle(session, gov.log_public_key_pem())
+    if server is not None:
+        from custodes.server.client import Remote
+
+        with Remote(server) as remote:
+            doc = remote.call("GET", "/audit/export")
+    else:
+        with governance(project, db) as gov, gov.read() as session:
+            doc = auditlog.export_bundle(session, gov.log_public_key_pem())
     write_output(json.dumps(doc, indent=1), output)
 
 
@@ -144,12 +162,19 @@ def prove_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Print an RFC 9162 inclusion proof of ENTRY against the newest signed tree head."""
     from custodes.governance import auditlog
 
-    with governance(project, db) as gov, gov.read() as session:
-        doc = auditlog.inclusion_bundle(session, entry, gov.log_public_key_pem())
+    if server is not None:
+        from custodes.server.client import Remote
+
+        with Remote(server) as remote:
+            doc = remote.call("GET", f"/audit/proof/{entry}")
+    else:
+        with governance(project, db) as gov, gov.read() as session:
+            doc = auditlog.inclusion_bundle(session, entry, gov.log_public_key_pem())
     write_output(dump_json(doc), output)
 
 

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
+from custodes.cli.backend import backend
 from custodes.cli.common import ListFormat, console, dump_json
-from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, credential, governance
+from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, ServerOpt
 
 __all__ = ["app"]
 
@@ -74,11 +75,10 @@ def evidence_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
     fmt: FormatOpt = ListFormat.console,
 ) -> None:
     """Run custodes on the exact content of a version and record what it found."""
-    from custodes.governance.gates import attach_evidence
-
     kinds = [
         k
         for k, on in (
@@ -91,12 +91,11 @@ def evidence_command(
     ]
     if not kinds:
         kinds = ["scan", "provenance"]
-        kinds += ["threat_model"] if (project / "custodes.yaml").is_file() else []
+        local_model = server is None and (project / "custodes.yaml").is_file()
+        kinds += ["threat_model"] if local_model else []
         kinds += ["data_check"] if baseline else []
-    with governance(project, db) as gov:
-        results = attach_evidence(
-            gov, credential(key), ref, kinds, baseline=baseline, public_keys=list(public_key or [])
-        )
+    with backend(project, db, key, server) as b:
+        results = b.evidence(ref, kinds, baseline, list(public_key or []))
     if fmt is ListFormat.json:
         typer.echo(dump_json(results))
         return
@@ -114,26 +113,29 @@ def request_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Ask for a version to move to the next stage; shows what the policy still needs."""
-    from custodes.governance.gates import request
-
-    with governance(project, db) as gov:
-        req, decision = request(gov, credential(key), ref, to, note)
-    console.print(f"request {req.id}: {ref} {req.from_stage} → {req.to_stage}")
-    if decision is not None:
-        _print_decision([m.text for m in decision.missing], [s.text for s in decision.satisfied])
+    with backend(project, db, key, server) as b:
+        r = b.request(ref, to, note)
+    console.print(f"request {r['request']}: {ref} {r['from']} → {r['to']}")
+    if r["allowed"] is not None:
+        _print_decision(r["missing"], r["satisfied"])
 
 
 def _sign(
-    ref: str, decision: str, comment: str | None, key: Path | None, project: Path, db: str | None
+    ref: str,
+    decision: str,
+    comment: str | None,
+    key: Path | None,
+    project: Path,
+    db: str | None,
+    server: str | None,
 ) -> None:
-    from custodes.governance.gates import sign_off
-
-    with governance(project, db) as gov:
-        row = sign_off(gov, credential(key), ref, decision, comment)
+    with backend(project, db, key, server) as b:
+        row = b.sign(ref, decision, comment)
     verb = "approved" if decision == "approve" else "rejected"
-    console.print(f"{row.principal_id} {verb} {ref} ({row.digest}) as {row.role}", soft_wrap=True)
+    console.print(f"{row['by']} {verb} {ref} ({row['digest']}) as {row['role']}", soft_wrap=True)
 
 
 @app.command("approve")
@@ -143,9 +145,10 @@ def approve_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Sign off the open request of a version (signed with your key)."""
-    _sign(ref, "approve", comment, key, project, db)
+    _sign(ref, "approve", comment, key, project, db, server)
 
 
 @app.command("reject")
@@ -155,33 +158,38 @@ def reject_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Reject the open request; the version moves to rejected."""
-    _sign(ref, "reject", comment, key, project, db)
+    _sign(ref, "reject", comment, key, project, db, server)
 
 
 @app.command("promote")
 def promote_command(
-    ref: RefArg, key: KeyOpt = None, project: ProjectOpt = Path(), db: DbOpt = None
+    ref: RefArg,
+    key: KeyOpt = None,
+    project: ProjectOpt = Path(),
+    db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Move the version if the policy's evidence and sign-offs are all there (else exit 1)."""
-    from custodes.governance.gates import promote
-
-    with governance(project, db) as gov:
-        decision = promote(gov, credential(key), ref)
+    with backend(project, db, key, server) as b:
+        done = b.promote(ref)
     console.print(f"promoted {ref}")
-    _print_decision([], [s.text for s in decision.satisfied])
+    _print_decision([], done["satisfied"])
 
 
 @app.command("withdraw")
 def withdraw_command(
-    ref: RefArg, key: KeyOpt = None, project: ProjectOpt = Path(), db: DbOpt = None
+    ref: RefArg,
+    key: KeyOpt = None,
+    project: ProjectOpt = Path(),
+    db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Withdraw your own open request."""
-    from custodes.governance.gates import withdraw
-
-    with governance(project, db) as gov:
-        withdraw(gov, credential(key), ref)
+    with backend(project, db, key, server) as b:
+        b.withdraw(ref)
     console.print(f"withdrew the request for {ref}")
 
 
@@ -192,13 +200,12 @@ def revoke_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Pull a version out of its stage at once (it cannot be promoted again)."""
-    from custodes.governance.gates import revoke
-
-    with governance(project, db) as gov:
-        version = revoke(gov, credential(key), ref, reason)
-    console.print(f"revoked {ref} ({version.digest})", soft_wrap=True)
+    with backend(project, db, key, server) as b:
+        done = b.revoke(ref, reason)
+    console.print(f"revoked {ref} ({done['digest']})", soft_wrap=True)
 
 
 @app.command("status")
@@ -207,31 +214,30 @@ def status_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
     fmt: FormatOpt = ListFormat.console,
 ) -> None:
     """Where a version stands, and what its open request still needs."""
-    from custodes.governance.gates import status
-
-    with governance(project, db) as gov:
-        st = status(gov, credential(key), ref)
+    with backend(project, db, key, server) as b:
+        st = b.status(ref)
     if fmt is ListFormat.json:
-        typer.echo(dump_json(st.to_json()))
+        typer.echo(dump_json(st))
         return
-    console.print(f"[bold]{st.artifact}[/bold] ({st.kind}) {st.digest}", soft_wrap=True)
-    console.print(f"stage: [bold]{st.stage}[/bold]   path: {st.path}", soft_wrap=True)
-    for e in st.evidence:
+    console.print(f"[bold]{st['artifact']}[/bold] ({st['kind']}) {st['digest']}", soft_wrap=True)
+    console.print(f"stage: [bold]{st['stage']}[/bold]   path: {st['path']}", soft_wrap=True)
+    for e in st["evidence"]:
         console.print(
             f"  evidence {e['kind']} by {e['by']} at {e['at']}: {_brief(e['kind'], e['summary'])}"
         )
-    if st.request is None:
+    if st["request"] is None:
         console.print("no open request")
         return
-    r = st.request
+    r = st["request"]
     console.print(f"request {r['id']}: {r['from']} → {r['to']} by {r['by']} at {r['at']}")
-    for s in st.signoffs:
+    for s in st["signoffs"]:
         console.print(f"  {s['decision']} by {s['by']} ({s['role']}) at {s['at']}")
     verdict = (
-        "[green]may be promoted[/green]" if st.allowed else "[red]may not be promoted yet[/red]"
+        "[green]may be promoted[/green]" if st["allowed"] else "[red]may not be promoted yet[/red]"
     )
     console.print(verdict)
-    _print_decision(st.missing, st.satisfied)
+    _print_decision(st["missing"], st["satisfied"])

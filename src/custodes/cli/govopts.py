@@ -14,7 +14,15 @@ if TYPE_CHECKING:
     from custodes.governance.identity import Credential
     from custodes.governance.service import Governance
 
-__all__ = ["DB_ENV", "DbOpt", "KeyOpt", "ProjectOpt", "credential", "governance"]
+__all__ = [
+    "DB_ENV",
+    "DbOpt",
+    "KeyOpt",
+    "ProjectOpt",
+    "ServerOpt",
+    "credential",
+    "governance",
+]
 
 DB_ENV = "CUSTODES_DB"
 
@@ -32,6 +40,16 @@ DbOpt = Annotated[
         "--db",
         envvar=DB_ENV,
         help="Store URL (default: SQLite in PROJECT/.custodes); postgresql://... for teams.",
+        show_default=False,
+    ),
+]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="CUSTODES_SERVER",
+        help="A team server's URL: act through its API with the token in CUSTODES_TOKEN "
+        "or ~/.config/custodes/credentials.toml.",
         show_default=False,
     ),
 ]

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from custodes.cli.backend import backend
 from custodes.cli.common import ListFormat, console, dump_json
-from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, credential, governance
+from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, ServerOpt, credential, governance
 from custodes.errors import InputError, UsageError
 
 __all__ = ["app"]
@@ -106,11 +107,12 @@ def people_list(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
     fmt: FormatOpt = ListFormat.console,
 ) -> None:
     """Everyone registered, with roles and key ids."""
-    with governance(project, db) as gov:
-        rows = gov.people(credential(key))
+    with backend(project, db, key, server) as b:
+        rows = b.people()
     if fmt is ListFormat.json:
         typer.echo(dump_json(rows))
         return
@@ -147,12 +149,13 @@ def register_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Register the content at PATH as a version of NAME, named by its digest."""
-    with governance(project, db) as gov:
-        version, new = gov.register(credential(key), kind, name, path, manifest)
-    what = "registered" if new else "already registered"
-    console.print(f"{what}: {name} {version.digest} in {version.stage}", soft_wrap=True)
+    with backend(project, db, key, server) as b:
+        done = b.register(kind, name, path, manifest)
+    what = "registered" if done["new"] else "already registered"
+    console.print(f"{what}: {name} {done['digest']} in {done['stage']}", soft_wrap=True)
 
 
 @app.command("list")
@@ -162,13 +165,12 @@ def list_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
     fmt: FormatOpt = ListFormat.console,
 ) -> None:
     """Artifacts and their versions by stage."""
-    from custodes.governance.queries import list_versions
-
-    with governance(project, db) as gov:
-        rows = list_versions(gov, credential(key), stage, kind)
+    with backend(project, db, key, server) as b:
+        rows = b.versions(stage, kind)
     if fmt is ListFormat.json:
         typer.echo(dump_json(rows))
         return
@@ -194,13 +196,12 @@ def show_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
     fmt: FormatOpt = ListFormat.console,
 ) -> None:
     """An artifact's versions and their promotion requests."""
-    from custodes.governance.queries import show
-
-    with governance(project, db) as gov:
-        doc = show(gov, credential(key), name)
+    with backend(project, db, key, server) as b:
+        doc = b.show(name)
     if fmt is ListFormat.json:
         typer.echo(dump_json(doc))
         return
@@ -240,21 +241,19 @@ def history_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
     fmt: FormatOpt = ListFormat.console,
 ) -> None:
     """An artifact's stage changes, or what was in production on a date and who put it there."""
-    from custodes.governance.queries import history, in_stage_at
-
     if name is None and at is None:
         raise UsageError("give an artifact NAME, or --at DATE to see what was in a stage then")
-    with governance(project, db) as gov:
-        cred = credential(key)
+    with backend(project, db, key, server) as b:
         rows: list[dict[str, Any]]
         if at is not None:
-            rows = in_stage_at(gov, cred, stage, _instant(at), name)
+            rows = b.in_stage(stage, _instant(at), name)
         else:
             assert name is not None
-            rows = history(gov, cred, name)
+            rows = b.history(name)
     if fmt is ListFormat.json:
         typer.echo(dump_json(rows))
         return

@@ -198,6 +198,7 @@ def request_promotion(gov: Gov, actor: Caller, name: str, body: RequestBody) -> 
         "to": req.to_stage,
         "allowed": decision.allowed if decision else None,
         "missing": [m.text for m in decision.missing] if decision else [],
+        "satisfied": [s.text for s in decision.satisfied] if decision else [],
     }
 
 
@@ -282,6 +283,16 @@ def audit_entries(
     from custodes.server.views import audit_page
 
     return audit_page(gov, actor, before, limit)
+
+
+@router.get("/audit/export", summary="The whole log with its signed heads, to verify offline")
+def audit_export(gov: Gov, actor: Caller) -> dict[str, Any]:
+    from custodes.governance import auditlog
+    from custodes.governance.roles import Action
+
+    gov.act(actor, Action.READ)
+    with gov.read() as session:
+        return auditlog.export_bundle(session, gov.log_public_key_pem())
 
 
 @router.get("/audit/proof/{seq}", summary="RFC 9162 inclusion proof of one entry")

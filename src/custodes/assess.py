@@ -1,8 +1,8 @@
 """The diagnostic loop for a whole project: run every analyzer that exists, one result.
 
-Today: the threat model (custodes.yaml) and the static scanners. Later capabilities
-(data checks, provenance, gates, monitors) add their results here; the report renders
-whatever is present. What a scanner proves overrides what the model claims: a key found
+The threat model (custodes.yaml), the static scanners, data checks, provenance and the
+monitors in the project's store (is each served model watched, and alive?); the report
+renders whatever is present. What a scanner proves overrides what the model claims: a key found
 in a notebook is a credential-management gap even if custodes.yaml says "secret manager".
 """
 
@@ -328,6 +328,14 @@ def assess(
         gaps = manifest_gaps(manifests)
         gaps[1] = gaps.get(1, []) + model_gaps(models)[1]
         tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, gaps))
+    if tm is not None and tm.system.model.endpoints:
+        from custodes.monitor.assess import monitor_evidence
+
+        monitor_findings, monitor_gaps = monitor_evidence(tm.system.model, root)
+        if (root / ".custodes" / "custodes.db").is_file():
+            analyzers.append("monitor")
+        findings.extend(monitor_findings)
+        tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, monitor_gaps))
     if tm is not None:
         findings = list(tm.findings) + findings
     return Assessment(

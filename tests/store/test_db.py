@@ -30,7 +30,7 @@ def test_open_store_twice_is_a_noop(db_url: str, tmp_path: Path) -> None:
         with second.engine.connect() as conn:
             assert conn.execute(
                 text("SELECT version_num FROM alembic_version")
-            ).scalars().all() == ["0002"]
+            ).scalars().all() == ["0003"]
         tables = set(inspect(second.engine).get_table_names())
         with second.session() as session:
             assert session.execute(select(func.count()).select_from(Artifact)).scalar_one() == 1
@@ -151,9 +151,11 @@ def test_upgrade_from_0001_keeps_the_log(db_url: str, tmp_path: Path) -> None:
             )
         )
         assert "api_tokens" not in inspect(conn).get_table_names()
+        assert "monitors" not in inspect(conn).get_table_names()
     engine.dispose()
     with open_store(db_url, tmp_path) as store:
         names = set(inspect(store.engine).get_table_names())
         assert {"api_tokens", "web_sessions", "login_failures"} <= names
+        assert {"monitors", "monitor_heartbeats"} <= names
         with store.session() as session:
             assert session.execute(select(Artifact.name)).scalars().all() == ["old"]

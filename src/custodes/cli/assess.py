@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -123,8 +123,10 @@ def demo_command(
     table.add_column("data check")
     table.add_column("worst")
     table.add_column("Q1 secure / Q2 operable / Q3 scales")
+    assessments = []
     for project in projects:
         a = assess(project, today=day)
+        assessments.append(a)
         where = _write_html(a, audience.value, project / REPORT_NAME)
         tm = a.threat_model
         worst = worst_severity(a.findings)
@@ -148,8 +150,9 @@ def demo_command(
                 "data_checks": {o.id: o.verdict for o in a.data_checks},
             }
         )
+    monitoring = _demo_monitoring(projects, assessments)
     if fmt is ListFormat.json:
-        write_output(dump_json({"projects": rows}), None)
+        write_output(dump_json({"projects": rows, "monitoring": monitoring}), None)
         return
     console.print(table)
     console.print(
@@ -159,6 +162,55 @@ def demo_command(
     for row in rows:
         console.print(f"  {row['report']}", soft_wrap=True)
     _print_lineages(projects)
+    for m in monitoring:
+        console.print(f"\nMonitoring of the {m['project']} model (custodes monitor):")
+        for c in m["suspected_clients"]:
+            console.print(
+                f"  [bold red]client {c['client_id']}[/bold red] suspected of model extraction: "
+                f"{c['queries']:,} queries ({', '.join(c['signals'])}); suggested rate limit "
+                f"{c['suggested_rate_limit_per_hour']:,}/h",
+                soft_wrap=True,
+            )
+        for s in m["stale_monitors"]:
+            console.print(f"  [bold red]{s}[/bold red]", soft_wrap=True)
+        console.print(
+            f"  {m['records']:,} predictions checked: verdict {m['verdict']}", soft_wrap=True
+        )
+
+
+def _demo_monitoring(projects: list[Path], assessments: list[Assessment]) -> list[dict[str, Any]]:
+    """The demo week of each project that has one: who extracted, which monitor died."""
+    from custodes.monitor import check_predictions, parse_window
+    from custodes.monitor.simulate import DAY, START
+
+    out: list[dict[str, Any]] = []
+    for project, a in zip(projects, assessments, strict=True):
+        week = project / "monitoring" / "predictions-week.jsonl"
+        reference = project / "monitoring" / "reference.jsonl"
+        if not (week.is_file() and reference.is_file()):
+            continue
+        result = check_predictions(
+            week, reference, window=parse_window("1d"), now=START.timestamp() + 8 * DAY
+        )
+        out.append(
+            {
+                "project": project.name,
+                "predictions": str(week),
+                "records": result.records,
+                "verdict": result.verdict,
+                "suspected_clients": [
+                    {
+                        "client_id": c.client_id,
+                        "queries": c.queries,
+                        "signals": [s.kind for s in c.signals],
+                        "suggested_rate_limit_per_hour": c.suggested_rate_limit_per_hour,
+                    }
+                    for c in result.clients
+                ],
+                "stale_monitors": [f.message for f in a.findings if f.rule_id == "MONITOR-STALE"],
+            }
+        )
+    return out
 
 
 def _print_lineages(projects: list[Path]) -> None:

@@ -2,6 +2,8 @@
 
 ``monitor check`` is the one-off run for CI: a file of predictions against a reference file
 (validation-time outputs); exit 0 when the verdict is ok, 1 otherwise, 2 on bad input.
+``monitor run`` is the long-running service (HTTP ingest, /metrics, heartbeats, alerts);
+``monitor status`` shows which monitors of a store are alive, stale or changed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from custodes.cli.common import console, dump_json, err_console, write_output
+from custodes.cli.govopts import DbOpt, ProjectOpt, governance
 from custodes.errors import UsageError
 
 if TYPE_CHECKING:
@@ -201,3 +204,186 @@ def _inputs(cols: tuple[str, ...]) -> str:
 
 def _accuracy(value: float, degraded: bool) -> str:
     return f"[red]{value:.1%}[/red]" if degraded else f"{value:.1%}"
+
+
+WebhookOpt = Annotated[
+    list[str] | None,
+    typer.Option("--webhook", help="POST alerts (JSON) to this URL; repeat for several."),
+]
+
+
+@app.command("run")
+def run_command(
+    reference: Annotated[
+        Path,
+        typer.Option("--reference", "-r", help="Reference predictions (validation-time outputs)."),
+    ],
+    model: Annotated[str, typer.Option("--model", help="Id of the model watched (custodes.yaml).")],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Monitor name in the store (default: MODEL-monitor)."),
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", "-w", help="Window by time (1h, 30m, 1d) or count.")
+    ] = "1h",
+    interval: Annotated[
+        float,
+        typer.Option("--interval", help="Heartbeat interval, seconds: silent longer = stale."),
+    ] = 60.0,
+    eval_every: Annotated[
+        float, typer.Option("--eval-every", help="Seconds between evaluations.")
+    ] = 10.0,
+    webhook: WebhookOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 9464,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="No heartbeats or registration (not watched).")
+    ] = False,
+    project: ProjectOpt = Path(),
+    db: DbOpt = None,
+) -> None:
+    """Serve a model's monitor: POST /ingest, GET /metrics and /status, heartbeats, alerts."""
+    import signal
+    import threading
+    from contextlib import nullcontext
+
+    from custodes.monitor import parse_window
+    from custodes.monitor.service import MonitorServer, MonitorSettings, parse_webhooks
+
+    if interval <= 0 or eval_every <= 0:
+        raise UsageError("--interval and --eval-every must be positive")
+    settings = MonitorSettings(
+        name=name or f"{model}-monitor",
+        model=model,
+        reference=reference,
+        window=parse_window(window),
+        interval_s=interval,
+        eval_every_s=eval_every,
+        webhooks=parse_webhooks(webhook or []),
+    )
+    if not reference.is_file():
+        raise UsageError(f"{reference}: no such reference file")
+    stop = threading.Event()
+    ctx = nullcontext(None) if no_store else governance(project, db)
+    with ctx as gov:
+        try:
+            server = MonitorServer(
+                settings, host=host, port=port, gov=gov, log=lambda m: err_console.print(m)
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                signal.signal(sig, lambda *_a: stop.set())
+            except ValueError:  # not the main thread (tests run the CLI in-process)
+                break
+        server.start()
+        registered = f" ({server.registration})" if server.registration else ""
+        typer.echo(
+            f"monitor {settings.name} of {settings.model}{registered} listening on {server.url} "
+            f"(POST /ingest, GET /metrics, GET /status)",
+        )
+        import sys
+
+        sys.stdout.flush()
+        try:
+            server.run_for(duration, stop=stop)
+        finally:
+            server.stop()
+        st = server.engine.status()
+        typer.echo(
+            f"stopped: {st['records']:,} records from {st['requests']:,} requests, "
+            f"{st['input_issues']['rejected']:,} rejected; verdict {st['verdict']}"
+        )
+
+
+class StatusFormat(enum.StrEnum):
+    console = "console"
+    json = "json"
+
+
+_STATUS_STYLE = {"alive": "green", "changed": "yellow", "stale": "bold red", "never": "red"}
+
+
+@app.command("status")
+def status_command(
+    project: ProjectOpt = Path(),
+    db: DbOpt = None,
+    webhook: WebhookOpt = None,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Judge staleness at this time (RFC 3339).")
+    ] = None,
+    fmt: Annotated[
+        StatusFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = StatusFormat.console,
+) -> None:
+    """Which monitors are alive, stale (missed a heartbeat) or changed (configuration);
+    with --webhook, alert once for each newly stale monitor. Exit 1 if any is stale."""
+    from custodes.monitor.registry import alert_stale, read_statuses
+    from custodes.monitor.service import parse_webhooks
+
+    urls = parse_webhooks(webhook or [])
+    when_ts = _parse_now(now)
+    when = None if when_ts is None else datetime.fromtimestamp(when_ts, tz=UTC)
+    with governance(project, db) as gov:
+        failures: list[str] = []
+        alerted: list[str] = []
+        if urls:
+            sent, failures = alert_stale(gov, urls, now=when)
+            alerted = [s.name for s in sent]
+        statuses = read_statuses(gov.store, when)
+    if fmt is StatusFormat.json:
+        typer.echo(
+            dump_json(
+                {
+                    "monitors": [s.to_dict() for s in statuses],
+                    "alerted": alerted,
+                    "alert_failures": failures,
+                }
+            )
+        )
+    else:
+        if not statuses:
+            console.print("no monitors registered (start one with custodes monitor run)")
+        t = Table(title="monitors", title_justify="left")
+        for h in ("monitor", "model", "status", "last heartbeat", "interval", "config", "verdict"):
+            t.add_column(h, overflow="fold", no_wrap=h == "status")
+        for s in statuses:
+            style = _STATUS_STYLE.get(s.status, "bold")
+            silent = "" if s.silent_s is None else f" ({_ago(s.silent_s)} ago)"
+            t.add_row(
+                s.name,
+                s.model,
+                f"[{style}]{s.status}[/{style}]",
+                (
+                    "-"
+                    if s.last_heartbeat is None
+                    else s.last_heartbeat.strftime("%Y-%m-%d %H:%M:%S")
+                )
+                + silent,
+                f"{s.interval_s:g} s",
+                s.config_hash.removeprefix("sha256:")[:12]
+                + (f" ({s.changes} change{'s' if s.changes != 1 else ''})" if s.changes else ""),
+                s.verdict or "-",
+            )
+        if statuses:
+            console.print(t)
+        for name in alerted:
+            console.print(f"[red]alerted[/red]: monitor {name} missed its heartbeat")
+        for f in failures:
+            console.print(f"[yellow]alert not delivered[/yellow]: {f}", soft_wrap=True)
+    if any(not s.alive for s in statuses):
+        raise typer.Exit(1)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

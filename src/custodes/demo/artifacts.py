@@ -207,8 +207,82 @@ def _health_lineage(root: Path, reference: Any) -> None:
     )
 
 
+#: The simulated week of traffic to the health model (custodes.monitor.simulate): small
+#: enough to write and check in about a second, with one client (probe-7) extracting it.
+HEALTH_WEEK = {"ordinary_clients": 120, "batch_per_night": 1500}
+MONITOR_NAME = "outcome-api-monitor"
+MONITOR_DIES_AFTER_DAYS = 3.5
+"""The demo's monitor beats hourly from the week's start, then dies mid-week (Thursday noon)."""
+
+
+def _health_monitoring(root: Path) -> None:
+    """A week of predictions, the reference they are judged against, and the store record
+    of a monitor whose heartbeats stop mid-week.
+
+    The store is written directly (no audit-log key): a demo must not leave a private key
+    in the project, where the credential scanner would rightly flag it.
+    """
+    import json as _json
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from custodes.monitor.registry import config_hash
+    from custodes.monitor.simulate import (
+        START,
+        TrafficSpec,
+        reference_table,
+        traffic_table,
+        write_jsonl,
+    )
+    from custodes.store import open_store
+    from custodes.store.models import MonitorHeartbeat, MonitorRecord
+
+    out = root / "monitoring"
+    write_jsonl(reference_table(3000, seed=1), out / "reference.jsonl")
+    spec = TrafficSpec(seed=7, extraction=True, **HEALTH_WEEK)  # type: ignore[arg-type]
+    week = traffic_table(spec)
+    write_jsonl(week, out / "predictions-week.jsonl")
+    config = {
+        "model": "outcome-model",
+        "reference": "monitoring/reference.jsonl",
+        "window": "1h",
+        "interval_seconds": 3600.0,
+    }
+    hours = int(MONITOR_DIES_AFTER_DAYS * 24)
+    per_hour = week.num_rows // (spec.days * 24)
+    with open_store(None, root) as store, store.session.begin() as session:
+        session.execute(delete(MonitorHeartbeat).where(MonitorHeartbeat.monitor == MONITOR_NAME))
+        session.execute(delete(MonitorRecord).where(MonitorRecord.name == MONITOR_NAME))
+        session.add(
+            MonitorRecord(
+                name=MONITOR_NAME,
+                model="outcome-model",
+                interval_s=3600.0,
+                config_hash=config_hash(config),
+                config=_json.dumps(config, sort_keys=True),
+                created_at=START,
+                changes=0,
+                last_heartbeat=START + timedelta(hours=hours),
+            )
+        )
+        session.flush()
+        session.add_all(
+            MonitorHeartbeat(
+                monitor=MONITOR_NAME,
+                at=START + timedelta(hours=h),
+                records=int(per_hour * h),
+                rejected=0,
+                verdict="ok",
+                config_hash=config_hash(config),
+            )
+            for h in range(hours + 1)
+        )
+
+
 def _health(root: Path) -> None:
     _health_data(root)
+    _health_monitoring(root)
     rng = random.Random(7)  # noqa: S311 - fake demo rows, not a secret
     rows = "\n".join(
         f"{i}  patient{rng.randrange(10**4, 10**5)}@example.org  +1-202-555-01{rng.randrange(10, 99)}  {w}"

@@ -70,6 +70,8 @@ QUANT = 0.01
 KEY_CAP = 2_000_000
 """Hash-sampled keys kept per feature before the sampling rate halves (bounds memory)."""
 _NAN_KEY = np.int64(-(2**62))
+HOURS_PARTS = 256
+"""Per-block parts kept before they are folded into one (bounds a stream of small blocks)."""
 
 
 @dataclass(frozen=True)
@@ -240,8 +242,10 @@ def _row_hash(q: I64) -> U64:
 class ClientTracker:
     """Streams blocks of records into per-client summaries, then judges every client."""
 
-    def __init__(self, reference: ReferenceStats) -> None:
+    def __init__(self, reference: ReferenceStats, key_cap: int = KEY_CAP) -> None:
         self.ref = reference
+        self.key_cap = key_cap
+        """Hash-sampled keys kept per feature: a long-running monitor passes a smaller cap."""
         self.schema = reference.schema
         self.codes: dict[str, int] = {}
         nf = len(self.schema.features)
@@ -326,6 +330,11 @@ class ClientTracker:
         hour = np.floor(block.ts / 3600).astype(np.int64)
         hk, hc = np.unique((codes << 24) | (hour & 0xFFFFFF), return_counts=True)
         self._hours.append((hk, hc.astype(np.int64)))
+        if len(self._hours) > HOURS_PARTS:  # a stream of small blocks: fold the parts
+            allk = np.concatenate([h[0] for h in self._hours])
+            allc = np.concatenate([h[1] for h in self._hours])
+            uk, inv = np.unique(allk, return_inverse=True)
+            self._hours = [(uk, np.bincount(inv, weights=allc).astype(np.int64))]
 
         q, bits = _quantize(block, self.schema, self.ref.step)
         self._sweeps(codes, q)
@@ -372,9 +381,9 @@ class ClientTracker:
             key = np.unique(key)
             self._distinct[j].append(key)
             self._distinct_kept[j] += key.size
-            if self._distinct_kept[j] > KEY_CAP:
+            if self._distinct_kept[j] > self.key_cap or len(self._distinct[j]) > HOURS_PARTS:
                 self._distinct[j], self._distinct_level[j] = _compact(
-                    self._distinct[j], self._distinct_level[j]
+                    self._distinct[j], self._distinct_level[j], self.key_cap
                 )
                 self._distinct_kept[j] = int(self._distinct[j][0].size)
 
@@ -384,9 +393,11 @@ class ClientTracker:
         key = (codes[keep].astype(np.uint64) << np.uint64(40)) | (hv[keep] >> np.uint64(24))
         self._rows.append(key)
         self._rows_kept += key.size
-        if self._rows_kept > 4 * KEY_CAP:
+        if len(self._rows) > HOURS_PARTS:
+            self._rows = [np.concatenate(self._rows)]
+        if self._rows_kept > 4 * self.key_cap:
             allk = np.concatenate(self._rows)
-            while allk.size > 2 * KEY_CAP:
+            while allk.size > 2 * self.key_cap:
                 self._rows_level += 1
                 allk = allk[
                     (allk & np.uint64((1 << 40) - 1))
@@ -561,9 +572,9 @@ def _threshold(level: int) -> np.uint64:
     return np.uint64(0xFFFFFFFFFFFFFFFF) if level == 0 else np.uint64((1 << (64 - level)) - 1)
 
 
-def _compact(parts: list[U64], level: int) -> tuple[list[U64], int]:
+def _compact(parts: list[U64], level: int, cap: int = KEY_CAP) -> tuple[list[U64], int]:
     allk = np.unique(np.concatenate(parts))
-    while allk.size > KEY_CAP // 2:
+    while allk.size > cap // 2:
         level += 1
         # the low 40 bits are the top bits of the value hash: keep those below the new cut
         cut = np.uint64((1 << 40) >> level)

@@ -45,7 +45,9 @@ __all__ = [
     "InputIssues",
     "RecordBlock",
     "RecordSchema",
+    "count_out_of_order",
     "infer_schema",
+    "parse_records",
     "read_records",
 ]
 
@@ -341,14 +343,7 @@ def read_records(
         block = _to_block(table, lines, schema, issues, str(p), now)
         if block is None:
             continue
-        # out of order: earlier than a record already seen (kept; windows go by ts)
-        running = np.maximum.accumulate(np.concatenate([[last], block.ts]))[:-1]
-        late = np.flatnonzero(block.ts < running)
-        if late.size:
-            issues.add_rows(
-                "out_of_order", str(p), block.lines[late], _late(block.ts, running, late)
-            )
-        last = max(last, float(block.ts.max()))
+        last = count_out_of_order(block, last, issues, str(p))
         good += len(block)
         yield block
     if good == 0:
@@ -775,3 +770,55 @@ def _prob_matrix(arr: pa.Array) -> F64 | None:
         mat[rows, cols] = flat
         return mat
     return None
+
+
+# ------------------------------------------------------------------------ from bytes
+
+
+def count_out_of_order(block: RecordBlock, last: float, issues: InputIssues, where: str) -> float:
+    """Count records earlier than one already seen (kept: windows go by ``ts``).
+
+    ``last`` is the newest timestamp seen before this block; returns the newest after it.
+    """
+    running = np.maximum.accumulate(np.concatenate([[last], block.ts]))[:-1]
+    late = np.flatnonzero(block.ts < running)
+    if late.size:
+        issues.add_rows("out_of_order", where, block.lines[late], _late(block.ts, running, late))
+    return max(last, float(block.ts.max()))
+
+
+def parse_records(
+    data: bytes,
+    schema: RecordSchema,
+    issues: InputIssues,
+    *,
+    where: str = "request",
+    now: float | None = None,
+) -> RecordBlock | None:
+    """Good records of a body of JSON lines or one JSON array; bad ones counted in ``issues``.
+
+    What the HTTP ingest of ``monitor run`` and the SDK's sinks send. The same fast path
+    as files (one Arrow parse of the whole body against the schema), the same slow path
+    naming each bad line (``where:line``), the same clock-skew check against ``now``.
+    None when nothing in the body is a usable record.
+    """
+    if data[:64].lstrip().startswith(b"["):
+        try:
+            items = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            issues.add("malformed_json", f"{where}:1", f"not a JSON array ({exc})"[:200])
+            return None
+        if not isinstance(items, list):
+            issues.add("not_an_object", f"{where}:1", "not a JSON array or JSON lines")
+            return None
+        data = b"".join(json.dumps(item, separators=(",", ":")).encode() + b"\n" for item in items)
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    lines = _record_lines(data, 1)
+    if lines.size == 0:
+        return None
+    opts = pj.ParseOptions(explicit_schema=schema.arrow(), unexpected_field_behavior="ignore")
+    parsed = _parse_block(data, lines, opts, schema, issues, where)
+    if parsed is None or parsed[0].num_rows == 0:
+        return None
+    return _to_block(parsed[0], parsed[1], schema, issues, where, now)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -38,6 +39,8 @@ __all__ = [
     "LogEntry",
     "LogState",
     "LoginFailure",
+    "MonitorHeartbeat",
+    "MonitorRecord",
     "PolicyRecord",
     "Principal",
     "PromotionRequest",
@@ -294,3 +297,40 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client: Mapped[str] = mapped_column(String(200), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class MonitorRecord(Base):
+    """A monitor of a model (``custodes monitor run``): what it watches and its configuration.
+
+    ``config_hash`` is the SHA-256 of the canonical JSON of ``config`` (thresholds, window,
+    reference digest...); every change of it is also an event in the audit log, so a
+    monitor whose thresholds were quietly loosened is visible in ``monitor status``.
+    """
+
+    __tablename__ = "monitors"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    interval_s: Mapped[float] = mapped_column(Float)
+    config_hash: Mapped[str] = mapped_column(String(100))
+    config: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    alerted_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The ``last_heartbeat`` a missed-heartbeat alert was sent for (one alert a silence)."""
+
+
+class MonitorHeartbeat(Base):
+    """One heartbeat: the monitor was alive at ``at`` with this configuration and state."""
+
+    __tablename__ = "monitor_heartbeats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monitor: Mapped[str] = mapped_column(ForeignKey("monitors.name"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    verdict: Mapped[str] = mapped_column(String(32))
+    config_hash: Mapped[str] = mapped_column(String(100))

@@ -286,5 +286,9 @@ def threat_model(request: Request) -> Response:
 
 @router.get("/monitors")
 def monitors(request: Request) -> Response:
+    from custodes.monitor.registry import monitor_statuses
+
     actor, csrf = _session(request)
-    return _render("monitors.html.j2", user=actor, csrf=csrf)
+    return _render(
+        "monitors.html.j2", user=actor, csrf=csrf, monitors=monitor_statuses(_gov(request))
+    )

@@ -1,7 +1,8 @@
 """The diagnostic loop for a whole project: run every analyzer that exists, one result.
 
-The threat model (custodes.yaml), the static scanners, data checks, provenance and the
-monitors in the project's store (is each served model watched, and alive?); the report
+The threat model (custodes.yaml), the static scanners, data checks, provenance, the
+monitors in the project's store (is each served model watched, and alive?) and the
+governance gates (where each registered artifact stands, and does the audit log verify?); the report
 renders whatever is present. What a scanner proves overrides what the model claims: a key found
 in a notebook is a credential-management gap even if custodes.yaml says "secret manager".
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from custodes.errors import CustodesError, InputError
 from custodes.findings import Category, Finding, Location, RuleId, Severity
+from custodes.governance.assess import GovernanceStatus, governance_gaps, governance_status
 from custodes.provenance.project import (
     ManifestOutcome,
     ModelOutcome,
@@ -63,6 +65,8 @@ class Assessment:
     data_checks: tuple[DataCheckOutcome, ...] = ()
     manifests: tuple[ManifestOutcome, ...] = ()
     models: tuple[ModelOutcome, ...] = ()
+    governance: GovernanceStatus | None = None
+    """Each registered artifact at the gates, when the project has a governance store."""
 
 
 @dataclass(frozen=True)
@@ -336,6 +340,13 @@ def assess(
             analyzers.append("monitor")
         findings.extend(monitor_findings)
         tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, monitor_gaps))
+    gov = governance_status(root) if project.is_dir() or tm is not None else None
+    if gov is not None:
+        analyzers.append("governance")
+        gov_findings, gov_gaps = governance_gaps(gov)
+        findings.extend(gov_findings)
+        if tm is not None:
+            tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, gov_gaps))
     if tm is not None:
         findings = list(tm.findings) + findings
     return Assessment(
@@ -349,4 +360,5 @@ def assess(
         data_checks=tuple(outcomes),
         manifests=tuple(manifests),
         models=tuple(models),
+        governance=gov,
     )

@@ -81,7 +81,8 @@ def test_alive_monitor_closes_the_gap_and_a_dead_one_reopens_it(project: Path) -
 def test_health_demo_monitor_dies_mid_week(tmp_path: Path) -> None:
     [project] = write_examples(tmp_path, ["health-outcomes"])
     assert (project / "monitoring" / "predictions-week.jsonl").stat().st_size > 1_000_000
-    assert not (project / ".custodes" / "log-key.pem").exists()  # no private key in the demo
+    # The store's audit-log key lives in .custodes, which git ignores and the scanner skips.
+    assert (project / ".custodes" / ".gitignore").is_file()
     a = assess(project, today=TODAY, scan=False)
     [f] = [f for f in a.findings if f.rule_id == "MONITOR-STALE"]
     assert "outcome-api-monitor of outcome-model is stale since 2026-11-05 12:00 UTC" in f.message

@@ -151,8 +151,11 @@ def demo_command(
             }
         )
     monitoring = _demo_monitoring(projects, assessments)
+    gates = _demo_gates(projects, assessments)
     if fmt is ListFormat.json:
-        write_output(dump_json({"projects": rows, "monitoring": monitoring}), None)
+        write_output(
+            dump_json({"projects": rows, "monitoring": monitoring, "governance": gates}), None
+        )
         return
     console.print(table)
     console.print(
@@ -162,6 +165,10 @@ def demo_command(
     for row in rows:
         console.print(f"  {row['report']}", soft_wrap=True)
     _print_lineages(projects)
+    for g in gates:
+        console.print(f"\nGovernance of the {g['project']} project (custodes gate, audit):")
+        for line in g["lines"]:
+            console.print(f"  {line}", soft_wrap=True)
     for m in monitoring:
         console.print(f"\nMonitoring of the {m['project']} model (custodes monitor):")
         for c in m["suspected_clients"]:
@@ -208,6 +215,48 @@ def _demo_monitoring(projects: list[Path], assessments: list[Assessment]) -> lis
                     for c in result.clients
                 ],
                 "stale_monitors": [f.message for f in a.findings if f.rule_id == "MONITOR-STALE"],
+            }
+        )
+    return out
+
+
+def _demo_gates(projects: list[Path], assessments: list[Assessment]) -> list[dict[str, Any]]:
+    """One or two lines per project with a governance store: what the gates decided."""
+    out: list[dict[str, Any]] = []
+    for project, a in zip(projects, assessments, strict=True):
+        g = a.governance
+        if g is None or g.error is not None:
+            continue
+        parts = []
+        for art in g.artifacts:
+            if art.passed and g.stages and art.stage == g.stages[-1]:
+                approvers = sorted({p for step in art.passed for p in step["approvers"]})
+                route = " → ".join([art.passed[0]["from"]] + [p["to"] for p in art.passed])
+                parts.append(
+                    f"{art.kind} {art.artifact} passed {route}, approved by "
+                    f"{', '.join(approvers)}; in {art.stage} since {art.passed[-1]['at'][:10]}"
+                )
+            elif art.stage in ("rejected", "revoked") and art.decision is not None:
+                parts.append(
+                    f"{art.kind} {art.artifact} {art.stage} by {art.decision['by']} "
+                    f"{art.decision['at'][:10]}"
+                    + (
+                        " (data check: suspected poisoning)"
+                        if "poison" in str(art.decision.get("comment"))
+                        else ""
+                    )
+                )
+        log = (
+            f"audit log verified ({g.log_size:,} entries): custodes audit verify -C {project}"
+            if g.log_ok
+            else f"audit log FAILED: {g.log_reason}"
+        )
+        out.append(
+            {
+                "project": project.name,
+                "audit_log_verified": g.log_ok,
+                "artifacts": {art.artifact: art.stage for art in g.artifacts},
+                "lines": ["; ".join(parts), log] if parts else [log],
             }
         )
     return out

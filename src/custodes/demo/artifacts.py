@@ -153,6 +153,7 @@ def _health_lineage(root: Path, reference: Any) -> None:
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
     from custodes.demo import health_data
+    from custodes.demo.governance import write_model_manifest
     from custodes.provenance.attest import build_statement, sign_envelope
     from custodes.provenance.manifest import (
         Provenance,
@@ -200,6 +201,7 @@ def _health_lineage(root: Path, reference: Any) -> None:
     (out / "training-attestation.json").write_text(
         json.dumps(sign_envelope(statement, key), indent=2) + "\n", encoding="utf-8"
     )
+    write_model_manifest(root, model_path, key)
     (out / "demo-signer.pub.pem").write_bytes(
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -219,8 +221,7 @@ def _health_monitoring(root: Path) -> None:
     """A week of predictions, the reference they are judged against, and the store record
     of a monitor whose heartbeats stop mid-week.
 
-    The store is written directly (no audit-log key): a demo must not leave a private key
-    in the project, where the credential scanner would rightly flag it.
+    The monitor rows are written directly: the monitoring registry keeps no audit log.
     """
     import json as _json
     from datetime import timedelta
@@ -281,8 +282,12 @@ def _health_monitoring(root: Path) -> None:
 
 
 def _health(root: Path) -> None:
+    from custodes.demo.governance import reset_store, write_governance_history
+
+    reset_store(root)
     _health_data(root)
     _health_monitoring(root)
+    write_governance_history(root)
     rng = random.Random(7)  # noqa: S311 - fake demo rows, not a secret
     rows = "\n".join(
         f"{i}  patient{rng.randrange(10**4, 10**5)}@example.org  +1-202-555-01{rng.randrange(10, 99)}  {w}"

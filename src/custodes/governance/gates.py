@@ -182,10 +182,15 @@ def _dataset_facts(
 
 
 def decide(
-    gov: Governance, session: Session, artifact: Artifact, version: ArtifactVersion
+    gov: Governance,
+    session: Session,
+    artifact: Artifact,
+    version: ArtifactVersion,
+    req: PromotionRequest | None = None,
 ) -> tuple[PromotionRequest | None, Decision | None]:
-    """The open request of a version and what the policy says about it right now."""
-    req = _open_request(session, version)
+    """The open request of a version (or ``req``, e.g. a closed one, for a report) and
+    what the policy says about it right now."""
+    req = req if req is not None else _open_request(session, version)
     if req is None:
         return None, None
     policy = gov.policy(session)

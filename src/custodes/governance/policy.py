@@ -599,7 +599,8 @@ def _threat_model(
     if problems:
         out.no(Requirement("threat_model", f"{text} ({'; '.join(problems)})"))
     else:
-        out.ok(Requirement("threat_model", f"{text} (latest threat model is current)"))
+        said = "latest threat model is current" if current else "latest threat model on record"
+        out.ok(Requirement("threat_model", f"{text} ({said})"))
 
 
 def _provenance(

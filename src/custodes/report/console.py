@@ -17,10 +17,11 @@ from rich.text import Text
 
 from custodes.assess import Assessment
 from custodes.findings import Finding, Severity, count_by_severity
+from custodes.governance.assess import GovernanceStatus
 from custodes.scan.engine import ScanResult
 from custodes.threatmodel.model import ThreatModel
 
-__all__ = ["print_assessment", "print_findings", "print_scan", "print_threat_model"]
+__all__ = ["print_assessment", "print_findings", "print_gates", "print_scan", "print_threat_model"]
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -221,5 +222,78 @@ def print_assessment(console: Console, a: Assessment, *, audience: str = "develo
             console.print(Text(title + ": ", style="bold"), _summary_line(others))
         else:
             console.print(Text(title + ": nothing found", style="green"))
+    if a.governance is not None:
+        print_gates(console, a.governance, audience=audience)
     for name in a.skipped:
         console.print(Text(f"skipped: {name}", style="dim"), soft_wrap=True)
+
+
+def print_gates(console: Console, g: GovernanceStatus, *, audience: str = "developer") -> None:
+    """Each registered artifact at the gates: stage, gates passed, what it meets and lacks."""
+    head = Text("Promotion gates: ", style="bold")
+    if g.error is not None:
+        head.append(f"the governance store cannot be read: {g.error}", style="bold red")
+        console.print(head, soft_wrap=True)
+        return
+    if g.log_ok:
+        head.append(f"audit log verified ({g.log_size:,} entries)", style="green")
+    else:
+        at = f"entry {g.log_first_bad}: " if g.log_first_bad is not None else ""
+        head.append(f"audit log FAILED ({at}{g.log_reason})", style="bold red")
+    if g.policy_in_force:
+        head.append(f"; policy {g.policy[:19]}… in force", style="dim")
+    else:
+        head.append(f"; no policy in force, every gate refuses: {g.policy}", style="bold red")
+    table = Table(title=head, title_justify="left", expand=True, show_lines=True)
+    table.add_column("artifact", overflow="fold")
+    table.add_column("stage", no_wrap=True)
+    table.add_column("gates passed", ratio=1)
+    table.add_column("meets / lacks" if audience != "leadership" else "lacks", ratio=2)
+    for a in g.artifacts:
+        name = Text(a.artifact, style="bold")
+        name.append(f"\n{a.kind}", style="dim")
+        if a.content != "unchanged":
+            name.append(f"\ncontent {a.content}", style="bold red")
+        last = g.stages[-1] if g.stages else None
+        style = (
+            "bold green"
+            if a.stage == last
+            else ("bold red" if a.stage in ("rejected", "revoked") else "yellow")
+        )
+        stage = Text(a.stage, style=style)
+        if a.request is not None:
+            stage.append(f"\nrequest #{a.request['id']} → {a.request['to']}", style="dim")
+        passed = Text()
+        for p in a.passed:
+            passed.append(f"{p['from']} → {p['to']} {p['at'][:10]}")
+            if p["approvers"]:
+                passed.append(f" ({', '.join(p['approvers'])})", style="dim")
+            passed.append("\n")
+        if a.decision is not None:
+            role = f" as {a.decision['role']}" if a.decision.get("role") else ""
+            passed.append(
+                f"{a.stage} by {a.decision['by']}{role} {a.decision['at'][:10]}", style="red"
+            )
+            if a.decision.get("comment"):
+                passed.append(f": {a.decision['comment']}")
+        if not passed.plain:
+            passed.append("none yet", style="dim")
+        reqs = Text()
+        lead = {
+            "in force": f"{'still meets' if a.allowed else 'no longer meets'} the {a.target} rule",
+            "request": f"request to {a.target}: {'may be promoted' if a.allowed else 'not yet'}",
+            "next stage": f"to reach {a.target}:",
+            "rejected": f"refused at the {a.target} gate:",
+            "revoked": f"refused at the {a.target} gate:",
+        }.get(a.basis)
+        if lead:
+            reqs.append(lead + "\n", style="bold")
+        for m in a.missing:
+            reqs.append("✗ " + m + "\n", style="red")
+        if audience != "leadership":
+            for m in a.satisfied:
+                reqs.append("✓ " + m + "\n", style="green")
+        passed.rstrip()
+        reqs.rstrip()
+        table.add_row(name, stage, passed, reqs)
+    console.print(table)

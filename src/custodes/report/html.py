@@ -95,6 +95,7 @@ def render_assessment_html(a: Assessment, *, audience: str = "developer") -> str
             "more": max(0, len(others) - len(top)),
             "data_checks": list(a.data_checks),
         }
+    ctx["gates"] = a.governance.to_json() if a.governance is not None else None
     ctx["assessment"] = {
         "project": str(a.project),
         "assessed_on": a.assessed_on.isoformat(),
@@ -133,6 +134,7 @@ _KIND = {
 
 def _render(ctx: dict[str, object]) -> str:
     ctx.setdefault("scan", None)
+    ctx.setdefault("gates", None)
     return _env().get_template("report.html.j2").render(**ctx)
 
 

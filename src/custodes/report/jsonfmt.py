@@ -195,4 +195,6 @@ def assessment_document(a: Assessment) -> dict[str, Any]:
     }
     if a.threat_model is not None:
         doc["threat_model"] = threat_model_document(a.threat_model)
+    if a.governance is not None:
+        doc["governance"] = a.governance.to_json()
     return doc

@@ -23,6 +23,9 @@ SKIP_DIRS = frozenset(
     {
         ".git",
         ".hg",
+        # custodes' own state (governance store, audit-log key, witness head): never
+        # committed (registry init writes .custodes/.gitignore) and not project content.
+        ".custodes",
         ".svn",
         ".venv",
         "venv",

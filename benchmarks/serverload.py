@@ -276,8 +276,11 @@ def check_log(project: Path, db: str | None, acked: list[tuple[str, str]]) -> di
     }
 
 
-def start_postgres() -> tuple[str, Any]:
-    """A throwaway PostgreSQL on 127.0.0.1 (as the postgres user when root); (url, stop)."""
+def start_postgres(fsync: bool = True) -> tuple[str, Any]:
+    """A throwaway PostgreSQL on 127.0.0.1 (as the postgres user when root); (url, stop).
+
+    ``fsync=False`` starts it with ``-F``, as the test servers run.
+    """
     import glob
     import shutil
     import tempfile
@@ -298,7 +301,8 @@ def start_postgres() -> tuple[str, Any]:
     )  # fmt: skip
     subprocess.run(
         [*runas, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", f"{data}/log",
-         "-o", f"-h 127.0.0.1 -p {port} -k {data} -c max_connections=200", "start"],
+         "-o", f"-h 127.0.0.1 -p {port} -k {data} -c max_connections=200{'' if fsync else ' -F'}",
+         "start"],
         check=True, capture_output=True,
     )  # fmt: skip
 

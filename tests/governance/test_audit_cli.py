@@ -83,6 +83,90 @@ def test_reordered_payloads_are_named(flowed: Project) -> None:
     assert f"entry {a}:" in r.out, r.out
 
 
+def test_inserted_row_is_named(flowed: Project) -> None:
+    """A well-formed forged entry appended by SQL: right seq, chained prev_root, correct
+    leaf hash, but no signed tree head covers it (only the log key could sign one)."""
+    from custodes.governance import merkle
+    from custodes.governance.auditlog import canonical_json
+
+    p = flowed
+    size = _size(p)
+    with p.sql() as c:
+        leaves = [
+            bytes.fromhex(h)
+            for h in c.execute(text("SELECT leaf_hash FROM audit_log ORDER BY seq")).scalars()
+        ]
+        doc = {
+            "seq": size,
+            "at": "2026-11-26T12:00:00.000000Z",
+            "kind": "stage.changed",
+            "actor": "mallory",
+            "data": {"artifact": "m", "to": "production"},
+            "prev_root": merkle.root(leaves).hex(),
+        }
+        body = canonical_json(doc).decode()
+        c.execute(
+            text(
+                "INSERT INTO audit_log (seq, at, kind, actor, payload, leaf_hash) "
+                "VALUES (:s, :at, 'stage.changed', 'mallory', :p, :h)"
+            ),
+            {
+                "s": size,
+                "at": "2026-11-26 12:00:00",
+                "p": body,
+                "h": merkle.leaf_hash(body.encode()).hex(),
+            },
+        )
+    r = p.fails(1, "audit", "verify")
+    assert f"entry {size}:" in r.out, r.out
+    assert "not covered by a signed tree head" in r.out, r.out
+
+
+def test_rewritten_tree_head_is_named(flowed: Project) -> None:
+    p = flowed
+    k = 4
+    with p.sql() as c:
+        c.execute(
+            text("UPDATE tree_heads SET root_hash = :r WHERE tree_size = :k"),
+            {"r": "ab" * 32, "k": k},
+        )
+    r = p.fails(1, "audit", "verify")
+    assert f"entry {k - 1}:" in r.out, r.out
+    assert f"tree head for size {k}" in r.out, r.out
+
+
+def test_re_signed_tree_head_is_named(flowed: Project, tmp_path: Path) -> None:
+    """A head rewritten and signed again, with a key that is not the log key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from custodes.governance.auditlog import LogSigner, canonical_json
+
+    p = flowed
+    k = 3
+    mallory = LogSigner.from_private_key(Ed25519PrivateKey.generate())
+    with p.sql() as c:
+        root = c.execute(
+            text("SELECT root_hash FROM tree_heads WHERE tree_size = :k"), {"k": k}
+        ).scalar_one()
+        at = "2026-11-26T12:00:00.000000Z"
+        doc = {"tree_size": k, "root_hash": root, "at": at, "key_id": mallory.key_id}
+        c.execute(
+            text(
+                "UPDATE tree_heads SET at = :at, key_id = :kid, signature = :sig "
+                "WHERE tree_size = :k"
+            ),
+            {
+                "at": "2026-11-26 12:00:00",
+                "kid": mallory.key_id,
+                "sig": mallory.sign(canonical_json(doc)),
+                "k": k,
+            },
+        )
+    r = p.fails(1, "audit", "verify")
+    assert f"entry {k - 1}:" in r.out, r.out
+    assert "forged" in r.out, r.out
+
+
 def test_witness_catches_a_truncated_tail(flowed: Project) -> None:
     p = flowed
     size = _size(p)

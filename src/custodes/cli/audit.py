@@ -118,7 +118,9 @@ def verify_command(
             if trusted is None:
                 trusted = gov.witness()
             with gov.read() as session:
-                result = auditlog.verify(session, gov.signer.public_key, trusted_head=trusted)
+                result = auditlog.verify(
+                    session, gov.signer.public_key, trusted_head=trusted, signer=gov.signer
+                )
     if fmt is ListFormat.json:
         typer.echo(dump_json(result.to_dict()))
     elif result.ok:

@@ -167,7 +167,9 @@ def _status(gov: Any) -> GovernanceStatus | None:
         policy = gov.policy(session)
         stages = gov.stages(session)
         rows = [_artifact(gov, session, a, stages) for a in artifacts]
-        log = auditlog.verify(session, gov.signer.public_key, trusted_head=gov.witness_or_none())
+        log = auditlog.verify(
+            session, gov.signer.public_key, trusted_head=gov.witness_or_none(), signer=gov.signer
+        )
     in_force = isinstance(policy, LoadedPolicy)
     return GovernanceStatus(
         store=gov.store.url,

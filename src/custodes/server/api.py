@@ -269,7 +269,9 @@ def audit_verify(gov: Gov, actor: Caller) -> dict[str, Any]:
 
     gov.act(actor, Action.READ)
     with gov.read() as session:
-        result = auditlog.verify(session, gov.signer.public_key, trusted_head=gov.witness())
+        result = auditlog.verify(
+            session, gov.signer.public_key, trusted_head=gov.witness(), signer=gov.signer
+        )
     return result.to_dict()
 
 

@@ -267,7 +267,9 @@ def audit(request: Request) -> Response:
     gov = _gov(request)
     entries = audit_page(gov, actor, None, 200)
     with gov.read() as session:
-        result = auditlog.verify(session, gov.signer.public_key, trusted_head=gov.witness())
+        result = auditlog.verify(
+            session, gov.signer.public_key, trusted_head=gov.witness(), signer=gov.signer
+        )
     return _render("audit.html.j2", user=actor, csrf=csrf, entries=entries, result=result)
 
 

@@ -63,6 +63,10 @@ bench: sysdeps venv
 	$(BIN)/python -m pip install -q 'kingfisher-bin>=2.14' 'detect-secrets>=1.5'
 	$(BIN)/python benchmarks/bench_threatmodel.py
 	$(BIN)/python benchmarks/bench_secrets.py
+	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_server.py --clients 16 --seconds 60 --backend both --kill
+	PYTHONPATH=src $(BIN)/python benchmarks/bench_monitor.py
+	$(BIN)/python benchmarks/bench_monitor_http.py --seconds 60 --clients 8
 
 # Long fuzzing campaigns (FUZZ_SECONDS per target, default 600): not part of `make test`.
 FUZZ_SECONDS ?= 600

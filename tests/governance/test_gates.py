@@ -288,6 +288,29 @@ def test_revoked_production_model(light: Project) -> None:
     assert "revoked" in r.out
 
 
+def test_revoke_of_an_ambiguous_name_asks_which_version(light: Project) -> None:
+    p = light
+    _model(p)
+    _to_production(p, "m")
+    (p.root / "models" / "m.bin").write_bytes(b"retrained weights, not reviewed yet")
+    p.ok("registry", "register", "model", "m", p.root / "models/m.bin", who="bob")
+    r = p.fails(2, "gate", "revoke", "m", "--reason", "poisoned", who="carol")
+    assert "2 live versions" in r.err
+    assert "production" in r.err
+    rows = json.loads(p.ok("registry", "list", "--format", "json", who="ivan").out)
+    prod = next(v["digest"] for v in rows if v["stage"] == "production")
+    dev = next(v["digest"] for v in rows if v["stage"] == "dev")
+    p.ok("gate", "revoke", f"m@{prod[:19]}", "--reason", "poisoned", who="carol")
+    rows = {
+        v["digest"]: v["stage"]
+        for v in json.loads(p.ok("registry", "list", "--format", "json", who="ivan").out)
+    }
+    assert rows == {prod: "revoked", dev: "dev"}
+    # With one live version left, the bare name is unambiguous again.
+    p.ok("gate", "revoke", "m", "--reason", "built from the same data", who="carol")
+    assert p.log("artifact.revoked")[-1]["data"]["digest"] == dev
+
+
 def test_revoke_closes_an_open_request(light: Project) -> None:
     p = light
     _model(p)

@@ -528,13 +528,39 @@ def withdraw(gov: Governance, credential: Who, ref: str) -> None:
         )
 
 
+def _revocable(session: Session, ref: str) -> tuple[Artifact, ArtifactVersion]:
+    """The version a revocation means. ``NAME@digest`` is exact; a bare ``NAME`` must be
+    unambiguous, because "the newest version" is the wrong guess when what needs pulling
+    is the one in production while a newer one waits in dev."""
+    artifact, newest = resolve(session, ref)
+    if "@" in ref:
+        return artifact, newest
+    live = (
+        session.execute(
+            select(ArtifactVersion).where(
+                ArtifactVersion.artifact_id == artifact.id,
+                ArtifactVersion.stage.not_in(_TERMINAL),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if len(live) > 1:
+        which = ", ".join(f"{v.stage} {short_digest(v.digest)}" for v in live)
+        raise UsageError(
+            f"{artifact.name} has {len(live)} live versions ({which}); say which one",
+            hint=f"custodes gate revoke {artifact.name}@sha256:PREFIX --reason ...",
+        )
+    return artifact, live[0] if live else newest
+
+
 def revoke(gov: Governance, credential: Who, ref: str, reason: str) -> ArtifactVersion:
     """Pull a version out of every stage, effective at once; the reason is on record."""
     if not reason.strip():
         raise UsageError("a revocation needs --reason")
     actor = gov.act(credential, Action.REVOKE)
     with gov.write() as session:
-        artifact, version = resolve(session, ref)
+        artifact, version = _revocable(session, ref)
         if version.stage in _TERMINAL:
             raise UsageError(f"{artifact.name} is already {version.stage}")
         req = _open_request(session, version)

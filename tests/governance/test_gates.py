@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -495,3 +496,23 @@ def test_a_second_checkout_with_its_own_log_key_cannot_fork_the_log(
     )  # fmt: skip
     assert r.code == 0, r.err
     p.ok("audit", "verify")
+
+
+def test_commands_outside_a_store_leave_nothing_behind(tmp_path: Path, cli: Any) -> None:
+    """Only `registry init` creates a store: a mistyped -C must not leave a store and a
+    fresh log key behind (the next init there would sign with a key nobody backed up)."""
+    keys = tmp_path / "keys"
+    assert cli("keys", "generate", "-o", keys, "--name", "bob").code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in (
+        ("registry", "list"),
+        ("gate", "status", "m"),
+        ("registry", "token", "create", "--name", "x"),
+    ):
+        r = cli(*args, "-C", empty, "--key", keys / "bob.pem")
+        assert r.code == 2, (args, r.err)
+        assert "no governance store here" in r.err
+    r = cli("audit", "verify", "-C", empty)
+    assert r.code == 2
+    assert list(empty.iterdir()) == []

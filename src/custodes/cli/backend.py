@@ -44,7 +44,7 @@ class Local:
 
         self.project = project
         self.key = key
-        self.gov = Governance.open(project, db)
+        self.gov = Governance.open(project, db, create=False)
 
     def close(self) -> None:
         self.gov.close()

@@ -64,10 +64,11 @@ KeyOpt = Annotated[
 
 
 @contextmanager
-def governance(project: Path, db: str | None) -> Iterator[Governance]:
+def governance(project: Path, db: str | None, *, create: bool = False) -> Iterator[Governance]:
+    """The project's store; only ``registry init`` (and a monitor) may create one."""
     from custodes.governance.service import Governance
 
-    gov = Governance.open(project, db)
+    gov = Governance.open(project, db, create=create)
     try:
         yield gov
     finally:

@@ -267,7 +267,7 @@ def run_command(
     if not reference.is_file():
         raise UsageError(f"{reference}: no such reference file")
     stop = threading.Event()
-    ctx = nullcontext(None) if no_store else governance(project, db)
+    ctx = nullcontext(None) if no_store else governance(project, db, create=True)
     with ctx as gov:
         try:
             server = MonitorServer(

@@ -66,7 +66,7 @@ def init_command(
     db: DbOpt = None,
 ) -> None:
     """Create the store and its first admin (only while nobody is registered)."""
-    with governance(project, db) as gov:
+    with governance(project, db, create=True) as gov:
         gov.bootstrap(admin, _pem(public_key))
         _ignore_store(project)
         console.print(

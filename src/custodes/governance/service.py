@@ -78,11 +78,27 @@ class Governance:
     policy_path: Path
 
     @classmethod
-    def open(cls, project: Path, db: str | None = None, policy: Path | None = None) -> Governance:
-        """Open (creating if needed) the store in PROJECT/.custodes or at ``db``."""
+    def open(
+        cls,
+        project: Path,
+        db: str | None = None,
+        policy: Path | None = None,
+        *,
+        create: bool = True,
+    ) -> Governance:
+        """Open the store in PROJECT/.custodes or at ``db``; with ``create=False`` a
+        project without a local store is an error rather than a new empty store (a typo
+        in ``-C`` should not leave a store and a log key behind)."""
         if not project.is_dir():
             raise InputError("not a project folder", path=project)
         folder = project / STORE_DIR
+        if not create and db is None and not (folder / "custodes.db").is_file():
+            raise InputError(
+                "no governance store here",
+                path=project,
+                hint=f"create one with: custodes registry init -C {project} --admin NAME "
+                "--public-key KEY.pub.pem (or give --db)",
+            )
         folder.mkdir(exist_ok=True)
         store = open_store(db, project)
         try:

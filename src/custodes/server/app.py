@@ -67,7 +67,7 @@ def create_app(project: Path, db: str | None = None) -> FastAPI:
     """The server for one project's store (SQLite in PROJECT/.custodes, or ``db``)."""
     from custodes.server import api, web
 
-    gov = Governance.open(project, db)
+    gov = Governance.open(project, db, create=False)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

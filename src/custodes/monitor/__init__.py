@@ -9,7 +9,16 @@ long-running service, an SDK decorator or a metrics endpoint can all drive:
 * :mod:`~custodes.monitor.abuse` - per-client extraction and inference-attack signals;
 * :mod:`~custodes.monitor.result` - the verdict and its JSON contract;
 * :mod:`~custodes.monitor.check` - the one-off run that ties them together;
-* :mod:`~custodes.monitor.simulate` - seeded simulated traffic for tests, benchmarks and demos.
+* :mod:`~custodes.monitor.simulate` - seeded simulated traffic for tests, benchmarks and demos;
+* :mod:`~custodes.monitor.service` - ``custodes monitor run``: HTTP ingest, evaluation, heartbeats;
+* :mod:`~custodes.monitor.registry` - monitors in the governance store: config digests (changes
+  are audit events), heartbeats, alive / stale / changed;
+* :mod:`~custodes.monitor.alerts` and :mod:`~custodes.monitor.metrics` - webhooks, Prometheus text;
+* :mod:`~custodes.monitor.sdk` - a decorator and an ASGI middleware that emit prediction records;
+* :mod:`~custodes.monitor.assess` - whether each served model is monitored, for ``custodes assess``.
+
+Who monitors the monitors: every monitor sends heartbeats to the store, and a silent one is
+an alert and an assessment finding, not an absence nobody notices.
 """
 
 from __future__ import annotations

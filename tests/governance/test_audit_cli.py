@@ -311,3 +311,48 @@ def test_forged_files_fail_against_the_trusted_log_key(
     r = p.cli("audit", "check-proof", fake_proof, "--log-key", log_key)
     assert r.code == 1, r.out
     assert "not the trusted log key" in r.out
+
+
+def test_consistency_proof_from_a_kept_head(flowed: Project, tmp_path: Path) -> None:
+    """A witness keeps a signed head; later, a consistency proof shows the log grew from
+    it without rewriting anything; after a DBA rewrites an early entry, it cannot."""
+    p = flowed
+    kept = tmp_path / "kept-head.json"
+    kept.write_text((p.root / ".custodes" / "witness.json").read_text(), encoding="utf-8")
+    old_size = json.loads(kept.read_text())["tree_size"]
+    more = p.write("models/m2.bin", b"other weights\n")
+    p.ok("registry", "register", "model", "m2", more, who="bob")
+    p.ok("gate", "request", "m2", who="bob")
+    proof = tmp_path / "consistency.json"
+    p.ok("audit", "prove-consistency", str(old_size), "-o", proof)
+    doc = json.loads(proof.read_text())
+    assert doc["old_head"]["tree_size"] == old_size
+    assert doc["new_head"]["tree_size"] == _size(p)
+    r = p.cli("audit", "check-proof", str(proof), "--witness", str(kept))
+    assert r.code == 0, r.out + r.err
+    assert f"extends the log of size {old_size}" in r.out
+    # a proof tampered with, or one that starts from another head, fails
+    bad = dict(doc, proof=[h[::-1] for h in doc["proof"]])
+    (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
+    assert p.cli("audit", "check-proof", str(tmp_path / "bad.json")).code == 1
+    other = json.loads(kept.read_text())
+    other["root_hash"] = "00" * 32
+    (tmp_path / "other-head.json").write_text(json.dumps(other), encoding="utf-8")
+    r = p.cli("audit", "check-proof", str(proof), "--witness", str(tmp_path / "other-head.json"))
+    assert r.code == 1
+    # A DBA rewrites entry 1 and recomputes everything after it except the signatures:
+    # the proof from the kept head can no longer be made to verify.
+    with p.sql() as c:
+        payload = c.execute(text("SELECT payload FROM audit_log WHERE seq = 1")).scalar()
+        forged = _forge(payload)
+        from custodes.governance import merkle
+
+        c.execute(
+            text("UPDATE audit_log SET payload = :p, leaf_hash = :h WHERE seq = 1"),
+            {"p": forged, "h": merkle.leaf_hash(forged.encode()).hex()},
+        )
+    again = tmp_path / "after-rewrite.json"
+    p.ok("audit", "prove-consistency", str(old_size), "-o", again)
+    r = p.cli("audit", "check-proof", str(again), "--witness", str(kept))
+    assert r.code == 1
+    assert "does not extend" in r.out

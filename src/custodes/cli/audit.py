@@ -180,17 +180,50 @@ def prove_command(
     write_output(dump_json(doc), output)
 
 
+@app.command("prove-consistency")
+def prove_consistency_command(
+    old_size: Annotated[
+        int, typer.Argument(help="Size of the earlier tree (e.g. tree_size of a kept head).")
+    ],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    project: ProjectOpt = Path(),
+    db: DbOpt = None,
+) -> None:
+    """Print an RFC 9162 consistency proof: the log at OLD_SIZE is a prefix of the newest
+    signed head (nothing before it was rewritten). Check it with audit check-proof."""
+    from custodes.governance import auditlog
+
+    with governance(project, db) as gov, gov.read() as session:
+        doc = auditlog.consistency_bundle(session, old_size, gov.log_public_key_pem())
+    write_output(dump_json(doc), output)
+
+
 @app.command("check-proof")
 def check_proof_command(
-    proof: Annotated[Path, typer.Argument(help="A proof from audit prove.")],
+    proof: Annotated[
+        Path, typer.Argument(help="A proof from audit prove or audit prove-consistency.")
+    ],
     log_key: LogKeyOpt = None,
+    witness: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness", help="The old signed head you kept: a consistency proof must start there."
+        ),
+    ] = None,
 ) -> None:
-    """Check an inclusion proof with nothing but the file itself (exit 1 if it fails)."""
+    """Check an inclusion or consistency proof with nothing but the file (exit 1 if it
+    fails)."""
     from custodes.governance import auditlog
 
     doc = _read_json(proof)
-    ok, detail = auditlog.check_inclusion_bundle(doc)
-    if not ok and detail.startswith(_MALFORMED_PROOF):
+    if doc.get("format") == auditlog.CONSISTENCY_FORMAT:
+        kept = _read_json(witness) if witness is not None else None
+        ok, detail = auditlog.check_consistency_bundle(doc, kept)
+        malformed = detail.startswith("malformed consistency bundle")
+    else:
+        ok, detail = auditlog.check_inclusion_bundle(doc)
+        malformed = detail.startswith(_MALFORMED_PROOF)
+    if not ok and malformed:
         raise InputError(detail, path=proof)
     mismatch = _key_mismatch(doc, log_key, proof)
     if ok and mismatch is not None:

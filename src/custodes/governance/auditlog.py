@@ -57,13 +57,16 @@ from custodes.store.models import LogEntry, LogState, TreeHead
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "CONSISTENCY_FORMAT",
     "LOG_KEY_NAME",
     "LogSigner",
     "LogVerification",
     "append",
     "append_many",
     "canonical_json",
+    "check_consistency_bundle",
     "check_inclusion_bundle",
+    "consistency_bundle",
     "export_bundle",
     "inclusion_bundle",
     "latest_head",
@@ -77,6 +80,7 @@ __all__ = [
 LOG_KEY_NAME = "log-key"
 BUNDLE_FORMAT = "custodes-audit-log/1"
 INCLUSION_FORMAT = "custodes-inclusion/1"
+CONSISTENCY_FORMAT = "custodes-consistency/1"
 _STREAM_BATCH = 2000
 
 
@@ -784,6 +788,73 @@ def check_inclusion_bundle(bundle: dict[str, Any]) -> tuple[bool, str]:
         True,
         f"entry {index} is included in the log of size {size} signed by key {head['key_id']}",
     )
+
+
+def consistency_bundle(
+    session: Session, old_size: int, public_key_pem: str | None = None
+) -> dict[str, Any]:
+    """RFC 9162 consistency proof that the signed head at ``old_size`` (say, one a witness
+    kept) is a prefix of the newest signed head: nothing before it was rewritten."""
+    newest = session.execute(
+        select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)
+    ).scalar_one_or_none()
+    if newest is None or not 1 <= old_size <= newest.tree_size:
+        size = 0 if newest is None else newest.tree_size
+        raise InputError(f"no signed tree head of size {old_size} (the log has {size} entries)")
+    old = session.get(TreeHead, old_size)
+    if old is None:
+        raise InputError(f"the log has no signed tree head of size {old_size}")
+    leaves_stmt = (
+        select(LogEntry.leaf_hash)
+        .where(LogEntry.seq < newest.tree_size)
+        .order_by(LogEntry.seq)
+        .execution_options(yield_per=_STREAM_BATCH)
+    )
+    leaves = [bytes.fromhex(h) for h in session.execute(leaves_stmt).scalars()]
+    if len(leaves) != newest.tree_size:
+        raise InputError(
+            f"the audit log has {len(leaves)} entries below its head of size "
+            f"{newest.tree_size}; run `custodes audit verify`"
+        )
+    pem = public_key_pem if public_key_pem is not None else _stored_public_pem(session)
+    return {
+        "format": CONSISTENCY_FORMAT,
+        "old_head": _head_dict(old),
+        "new_head": _head_dict(newest),
+        "proof": [h.hex() for h in merkle.consistency_proof(old_size, leaves)],
+        "public_key_pem": pem,
+    }
+
+
+def check_consistency_bundle(
+    bundle: dict[str, Any], old_head: dict[str, Any] | None = None
+) -> tuple[bool, str]:
+    """Check a consistency bundle with nothing but its contents (and, if given, the old
+    head a witness kept, which must be the bundle's old head)."""
+    try:
+        pem = bundle["public_key_pem"]
+        if not isinstance(pem, str):
+            return False, "the bundle carries no log public key"
+        public_key = public_key_from_pem(pem)
+        old, new = bundle["old_head"], bundle["new_head"]
+        if old_head is not None and (
+            int(old_head["tree_size"]) != int(old["tree_size"])
+            or old_head["root_hash"] != old["root_hash"]
+        ):
+            return False, "the proof starts from another head than the one you kept"
+        for which, head in (("old", old), ("new", new)):
+            problem = _check_head_signature(head, public_key)
+            if problem:
+                return False, f"the {which} tree head is not valid: {problem}"
+        m, n = int(old["tree_size"]), int(new["tree_size"])
+        proof = [bytes.fromhex(h) for h in bundle["proof"]]
+        if not merkle.verify_consistency(
+            m, n, bytes.fromhex(old["root_hash"]), bytes.fromhex(new["root_hash"]), proof
+        ):
+            return False, f"the log of size {n} does not extend the log of size {m}"
+    except (KeyError, TypeError, ValueError, InputError) as exc:
+        return False, f"malformed consistency bundle: {exc}"
+    return True, f"the log of size {n} extends the log of size {m} (key {new['key_id']})"
 
 
 def export_bundle(session: Session, public_key_pem: str) -> dict[str, Any]:

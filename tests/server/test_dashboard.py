@@ -158,7 +158,7 @@ def test_two_people_take_a_model_to_staging(
     page = rita.goto("/artifacts/churn-model")
     page.click("button.promote")
     rita.assert_safe()
-    assert "promoted" in page.inner_text(".notice")
+    assert "is now in staging" in page.inner_text(".notice")
     assert "is in staging" in page.inner_text("main")
     history = page.locator("table").last.inner_text()
     assert "dev\tstaging\trita\tsam" in history

@@ -254,8 +254,11 @@ def promote_form(
 
     actor, expected = _session(request)
     _check_csrf(request, csrf, expected)
+    from custodes.governance.gates import status
+
     promote(_gov(request), actor, name)
-    return _back(name, "promoted")
+    now = status(_gov(request), actor, name).stage
+    return _back(name, f"promoted: {name.partition('@')[0]} is now in {now}")
 
 
 @router.get("/audit")

@@ -8,6 +8,7 @@ input is wrong" (2) from "custodes found something" (1) from "custodes broke" (3
 
     CustodesError                 exit 2
       UsageError                  a command or option used wrongly
+        NotFoundError             a name (artifact, person, token) the store does not know
       InputError                  a file that cannot be read or parsed
         ConfigError               a custodes.yaml that is not a valid system model
     InternalError                 exit 3, raised only to wrap an unexpected failure
@@ -22,6 +23,7 @@ __all__ = [
     "CustodesError",
     "InputError",
     "InternalError",
+    "NotFoundError",
     "UsageError",
 ]
 
@@ -69,6 +71,11 @@ class CustodesError(Exception):
 
 class UsageError(CustodesError):
     """A command, option or argument used in a way custodes cannot honour."""
+
+
+class NotFoundError(UsageError):
+    """A name the governance store does not know: an artifact, a person, a token (the
+    server answers 404)."""
 
 
 class InputError(CustodesError):

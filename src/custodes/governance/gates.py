@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from custodes.errors import UsageError
+from custodes.errors import NotFoundError, UsageError
 from custodes.governance.identity import Who
 from custodes.governance.policy import (
     Decision,
@@ -64,7 +64,7 @@ def resolve(session: Session, ref: str) -> tuple[Artifact, ArtifactVersion]:
     name, _, prefix = ref.partition("@")
     artifact = session.execute(select(Artifact).where(Artifact.name == name)).scalar_one_or_none()
     if artifact is None:
-        raise UsageError(f"no artifact {name!r} in the registry", hint="custodes registry list")
+        raise NotFoundError(f"no artifact {name!r} in the registry", hint="custodes registry list")
     query = select(ArtifactVersion).where(ArtifactVersion.artifact_id == artifact.id)
     if prefix:
         if not prefix.startswith("sha256:"):
@@ -80,7 +80,7 @@ def resolve(session: Session, ref: str) -> tuple[Artifact, ArtifactVersion]:
         query.order_by(ArtifactVersion.id.desc()).limit(1)
     ).scalar_one_or_none()
     if version is None:
-        raise UsageError(f"{name!r} has no registered version")
+        raise NotFoundError(f"{name!r} has no registered version")
     return artifact, version
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from custodes.errors import CustodesError, InputError, UsageError
+from custodes.errors import CustodesError, InputError, NotFoundError, UsageError
 from custodes.governance import auditlog
 from custodes.governance.identity import (
     Actor,
@@ -460,7 +460,7 @@ def _check_handle(name: str) -> None:
 def _person(session: Session, pid: str) -> Principal:
     person = session.get(Principal, pid)
     if person is None:
-        raise UsageError(f"no person {pid!r} in this store")
+        raise NotFoundError(f"no person {pid!r} in this store")
     return person
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from custodes.errors import UsageError
+from custodes.errors import NotFoundError, UsageError
 from custodes.governance.auditlog import rfc3339
 from custodes.governance.identity import Actor, AuthenticationFailed, Who
 from custodes.governance.roles import Action, Role
@@ -68,7 +68,7 @@ def create_token(gov: Governance, who: Who, name: str, for_principal: str | None
     with gov.write() as session:
         person = session.get(Principal, target)
         if person is None or not person.active:
-            raise UsageError(f"no active person {target!r} in this store")
+            raise NotFoundError(f"no active person {target!r} in this store")
         row = ApiToken(
             principal_id=target, name=name, token_hash=_hash(secret), created_by=actor.principal
         )
@@ -89,7 +89,7 @@ def revoke_token(gov: Governance, who: Who, token_id: int) -> None:
     with gov.write() as session:
         row = session.get(ApiToken, token_id)
         if row is None:
-            raise UsageError(f"no token {token_id}")
+            raise NotFoundError(f"no token {token_id}")
         if row.principal_id != actor.principal and Role.ADMIN.value not in actor.roles:
             raise UsageError(f"token {token_id} is not yours; an admin can revoke it")
         row.revoked = True

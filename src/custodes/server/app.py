@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from custodes import __version__
-from custodes.errors import CustodesError
+from custodes.errors import CustodesError, NotFoundError
 from custodes.governance.identity import AuthenticationFailed
 from custodes.governance.roles import PermissionDenied
 from custodes.governance.service import Governance, Refused
@@ -41,10 +41,6 @@ SECURITY_HEADERS = {
 }
 
 
-class NotFound(CustodesError):
-    """A name the registry does not know (HTTP 404)."""
-
-
 def status_for(exc: CustodesError) -> int:
     """HTTP status of a governance error: who you are (401), what you may do (403), what
     the gate said (409), what was asked for (404) or how (400)."""
@@ -56,9 +52,7 @@ def status_for(exc: CustodesError) -> int:
         return 403
     if isinstance(exc, Refused):
         return 409
-    if isinstance(exc, NotFound) or exc.message.startswith(
-        ("no artifact", "no person", "no token")
-    ):
+    if isinstance(exc, NotFoundError):
         return 404
     return 400
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from custodes.errors import CustodesError, InputError, UsageError
+from custodes.errors import CustodesError, InputError, NotFoundError, UsageError
 from custodes.governance.identity import AuthenticationFailed
 from custodes.governance.roles import PermissionDenied
 from custodes.governance.service import Refused
@@ -112,6 +112,8 @@ class Remote:
             raise RemoteDenied(message)
         if r.status_code == 409:
             raise Refused(message, doc.get("missing") or [])
+        if r.status_code == 404:
+            raise NotFoundError(message, hint=doc.get("hint"))
         raise UsageError(message, hint=doc.get("hint"))
 
     @staticmethod

@@ -17,17 +17,19 @@ import pytest
 
 import custodes
 from custodes.errors import ConfigError, CustodesError, InputError
-from custodes.governance.policy import (
+from custodes.governance.decision import (
     Decision,
-    DenyAll,
     EvidenceFact,
-    LoadedPolicy,
     SignOffFact,
     evaluate,
+    short_digest,
+)
+from custodes.governance.policy import (
+    DenyAll,
+    LoadedPolicy,
     load_policy,
     load_policy_or_deny,
     parse_policy,
-    short_digest,
 )
 from custodes.governance.roles import Role
 

@@ -1,7 +1,7 @@
 """Evidence a gate can trust because custodes produced it, never because someone typed it.
 
 Each producer runs one of custodes' own analyzers on the exact bytes of a registered
-version and returns the summary the policy reads (see ``policy.EvidenceFact``). The
+version and returns the summary the policy reads (see ``decision.EvidenceFact``). The
 digest the summary is recorded against is recomputed here, at the moment of the run, so
 evidence always describes the content it was produced from, even if the file changed
 between registration and the check.

@@ -1,6 +1,6 @@
 """Promotions: request, evidence, sign-off, promote, reject, withdraw, revoke.
 
-A version moves only when :func:`custodes.governance.policy.evaluate` says the evidence
+A version moves only when :func:`custodes.governance.decision.evaluate` says the evidence
 and sign-offs in the store satisfy the policy in force. Two rules are enforced here,
 before the policy is even consulted, because no policy may relax them: the content on
 disk must still be the registered digest (a sign-off lapses when the bytes change), and
@@ -18,16 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes.errors import NotFoundError, UsageError
-from custodes.governance.identity import Who
-from custodes.governance.policy import (
+from custodes.governance.decision import (
     Decision,
     EvidenceFact,
-    LoadedPolicy,
     Requirement,
     SignOffFact,
     evaluate,
     short_digest,
 )
+from custodes.governance.identity import Who
+from custodes.governance.policy import LoadedPolicy
 from custodes.governance.roles import Action, Role
 from custodes.governance.service import Governance, Refused
 from custodes.store.models import (

@@ -516,3 +516,26 @@ def test_commands_outside_a_store_leave_nothing_behind(tmp_path: Path, cli: Any)
     r = cli("audit", "verify", "-C", empty)
     assert r.code == 2
     assert list(empty.iterdir()) == []
+
+
+def test_denials_cannot_flood_the_audit_log(light: Project) -> None:
+    """An auditor's token hammering approve gets denied every time; the log records the
+    first DENIALS_LOGGED denials, one throttled marker, and nothing more."""
+    from custodes.governance.gates import sign_off
+    from custodes.governance.roles import PermissionDenied
+    from custodes.governance.service import DENIALS_LOGGED
+
+    p = light
+    _model(p)
+    p.ok("gate", "request", "m", who="bob")
+    with p.gov() as gov:
+        actor = gov.authenticate(p.cred("ivan"))
+        for _ in range(DENIALS_LOGGED + 15):
+            with pytest.raises(PermissionDenied):
+                sign_off(gov, actor, "m", "approve", None)
+    denied = [e for e in p.log("auth.denied") if e["actor"] == "ivan"]
+    assert len(denied) == DENIALS_LOGGED
+    throttled = p.log("auth.denied.throttled")
+    assert len(throttled) == 1
+    assert throttled[0]["actor"] == "ivan"
+    assert p.ok("audit", "verify").code == 0

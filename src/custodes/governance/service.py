@@ -17,10 +17,11 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from custodes.errors import CustodesError, InputError, NotFoundError, UsageError
@@ -41,6 +42,7 @@ from custodes.store import Store, open_store
 from custodes.store.models import (
     Artifact,
     ArtifactVersion,
+    LoginFailure,
     LogState,
     PolicyRecord,
     Principal,
@@ -51,6 +53,9 @@ __all__ = ["STORE_DIR", "Governance", "Refused"]
 #: Where a project keeps its governance store, log key and witness head.
 STORE_DIR = ".custodes"
 WITNESS = "witness.json"
+#: Denied actions of one person audited one by one per window; the rest are counted.
+DENIALS_LOGGED = 20
+DENIAL_WINDOW = timedelta(minutes=15)
 
 
 class Refused(CustodesError):
@@ -241,12 +246,45 @@ class Governance:
         try:
             authorize(actor.principal, actor.roles, action)
         except PermissionDenied:
-            self.log_alone(
-                "auth.denied",
-                actor.principal,
-                {"action": action.value, "roles": list(actor.roles)},
-            )
+            self._log_denial(actor, action)
             raise
+
+    def _log_denial(self, actor: Actor, action: Action) -> None:
+        """Audit a denied action, but not without bound: past DENIALS_LOGGED in the window
+        one person's denials are counted, not each appended, so a token holder cannot
+        flood the log (the count of suppressed denials goes in the next logged one)."""
+
+        client = f"denied:{actor.principal}"[:200]
+        now = datetime.now(UTC)
+        since = now - DENIAL_WINDOW
+        with self.write() as session:
+            session.execute(delete(LoginFailure).where(LoginFailure.at < now - 4 * DENIAL_WINDOW))
+            recent = session.execute(
+                select(func.count())
+                .select_from(LoginFailure)
+                .where(LoginFailure.client == client, LoginFailure.at >= since)
+            ).scalar_one()
+            session.add(LoginFailure(client=client, at=now))
+            if recent < DENIALS_LOGGED:
+                self.log(
+                    session,
+                    "auth.denied",
+                    actor.principal,
+                    {"action": action.value, "roles": list(actor.roles)},
+                )
+            elif recent == DENIALS_LOGGED:
+                self.log(
+                    session,
+                    "auth.denied.throttled",
+                    actor.principal,
+                    {
+                        "action": action.value,
+                        "roles": list(actor.roles),
+                        "note": f"more than {DENIALS_LOGGED} denials in "
+                        f"{int(DENIAL_WINDOW.total_seconds() // 60)} min: further ones "
+                        "in this window are counted, not logged one by one",
+                    },
+                )
 
     def act(self, who: Who, action: Action) -> Actor:
         """Authenticate (unless the server already did) and authorize one action."""

@@ -130,3 +130,35 @@ def test_lattice_queries_are_flagged_and_ordinary_queries_are_not(
     features = signal.evidence["features"]
     assert {"age", "glucose", "bmi", "hba1c", "cholesterol"} >= set(features)
     assert all(v["distinct"] <= 4 < v["expected"] / 2 for v in features.values())
+
+
+def test_attack_traffic_is_not_also_reported_as_input_drift(
+    result: MonitorCheckResult, week: Path, reference: Path
+) -> None:
+    """The week's population does not move; only the attackers' queries are odd. Drift is
+    scored without the suspected clients, so no window reports input drift, while the
+    same windows scored with every query do (which is what the exclusion is for)."""
+    from custodes.monitor.check import _without
+    from custodes.monitor.drift import compare
+    from custodes.monitor.records import InputIssues, infer_schema, read_records
+    from custodes.monitor.windows import Windower, WindowProfile
+
+    assert set(result.extra["drift_excludes_clients"]) == {"curious-9", "probe-7"}
+    assert all(not w.input_drift for w in result.windows), [w.input_drift for w in result.windows]
+
+    schema = infer_schema(reference)
+    ref = WindowProfile(-1)
+    for b in read_records(reference, schema, InputIssues(), now=None):
+        ref.update(b, schema)
+    everyone = Windower(parse_window("1d"), schema)
+    for b in read_records(week, schema, InputIssues(), now=None):
+        everyone.add(b)
+    with_attackers = [compare(ref, w, schema.feature_names) for w in everyone.finish()]
+    assert any(w.input_drift for w in with_attackers)
+    # and the helper really drops only those clients' rows
+    import pyarrow as pa
+
+    block = next(iter(read_records(week, schema, InputIssues(), now=None)))
+    kept = _without(block, pa.array(["probe-7"]))
+    assert "probe-7" not in set(kept.client.to_pylist())
+    assert len(kept) == len(block) - block.client.to_pylist().count("probe-7")

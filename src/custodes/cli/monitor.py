@@ -176,6 +176,13 @@ def render_monitor_check(result: MonitorCheckResult) -> None:
             _inputs(w.input_drift),
         )
     console.print(t)
+    excluded = result.extra.get("drift_excludes_clients")
+    if excluded:
+        console.print(
+            f"[dim]drift scored without the queries of the {len(excluded)} suspected "
+            f"client(s) ({', '.join(excluded)}): their probing is not the population moving[/dim]",
+            soft_wrap=True,
+        )
     issues = result.input_issues
     if issues.counts:
         console.print(

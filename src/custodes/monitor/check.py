@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -70,6 +72,25 @@ def _join_labels(block: RecordBlock, labels: tuple[pa.Array, pa.Array] | None) -
     return replace(block, labels=joined)
 
 
+def _without(block: RecordBlock, clients: pa.Array) -> RecordBlock:
+    """The block without the records of ``clients``."""
+    values = clients if clients.type == block.client.type else clients.cast(block.client.type)
+    hit = pc.fill_null(pc.is_in(block.client, value_set=values), False)
+    keep = ~np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+    mask = pa.array(keep)
+    return RecordBlock(
+        ts=block.ts[keep],
+        client=block.client.filter(mask),
+        features=block.features.filter(mask),
+        prediction=block.prediction.filter(mask),
+        confidence=block.confidence[keep],
+        margin=block.margin[keep],
+        ids=None if block.ids is None else block.ids.filter(mask),
+        labels=None if block.labels is None else block.labels.filter(mask),
+        lines=block.lines[keep],
+    )
+
+
 def check_predictions(
     predictions: str | Path,
     reference: str | Path,
@@ -106,12 +127,22 @@ def check_predictions(
         windower.add(block)
         tracker.add(block)
         records += len(block)
+    reports = tracker.reports()
+    suspected = tuple(r for r in reports if r.suspected)
+    extra: dict[str, Any] = {}
+    if suspected:
+        # The attacker's own queries are not the population moving: score drift again
+        # on everyone else, so an extraction sweep is not also reported as input drift.
+        excluded = pa.array([c.client_id for c in suspected], pa.string())
+        clean = Windower(window, schema)
+        for block in read_records(predictions, schema, InputIssues(), now=now):
+            clean.add(_without(_join_labels(block, label_table), excluded))
+        windower = clean
+        extra["drift_excludes_clients"] = [c.client_id for c in suspected]
     profiles = windower.finish()
     names = schema.feature_names
     drifts = tuple(compare(ref_profile, w, names) for w in profiles)
     overall = compare(ref_profile, windower.total(), names)
-    reports = tracker.reports()
-    suspected = tuple(r for r in reports if r.suspected)
 
     reasons, verdicts = _reasons(drifts, overall, suspected, issues, records)
     path = str(predictions)
@@ -131,7 +162,8 @@ def check_predictions(
         input_issues=issues,
         findings=tuple(_findings(suspected, drifts, overall, path)),
         seconds=time.perf_counter() - start,
-        extra={"reference_input_issues": ref_issues.to_dict()} if ref_issues.counts else {},
+        extra=extra
+        | ({"reference_input_issues": ref_issues.to_dict()} if ref_issues.counts else {}),
     )
 
 

@@ -126,3 +126,50 @@ def test_token_from_the_credentials_file(
     code, _, err = remote(server, "registry", "list")
     assert code == 2
     assert "authentication failed" in err
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_admin_commands_through_the_server(
+    server: Server, as_person: Callable[[str], None], tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    assert run_cli("keys", "generate", "-o", keys, "--name", "zoe")[0] == 0
+    pub = keys / "zoe.pub.pem"
+    as_person("bob")
+    code, _, err = remote(
+        server, "registry", "people", "add", "zoe", "--public-key", pub, "--role", "approver"
+    )
+    assert code == 2
+    assert "may not manage_principals" in err or "may not" in err
+    as_person("ann")
+    code, out, err = remote(
+        server, "registry", "people", "add", "zoe", "--public-key", pub, "--role", "approver"
+    )
+    assert code == 0, err
+    assert "added zoe" in out
+    code, _, err = remote(server, "registry", "people", "roles", "zoe", "--role", "auditor")
+    assert code == 0, err
+    code, out, _ = remote(server, "registry", "people", "list", "--format", "json")
+    zoe = next(p for p in json.loads(out) if p["id"] == "zoe")
+    assert zoe["roles"] == ["auditor"]
+    # a token for zoe, made by the admin through the server, works and can be revoked
+    code, out, err = remote(server, "registry", "token", "create", "--name", "ci", "--for", "zoe")
+    assert code == 0, err
+    token = out.strip().splitlines()[0]
+    with server.client() as c:
+        me = c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["principal"] == "zoe"
+    rows = json.loads(remote(server, "registry", "token", "list", "--format", "json")[1])
+    tid = next(t["id"] for t in rows if t["principal"] == "zoe")
+    assert remote(server, "registry", "token", "revoke", str(tid))[0] == 0
+    with server.client() as c:
+        assert c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    code, _, err = remote(server, "registry", "people", "deactivate", "zoe")
+    assert code == 0, err
+    # the policy in force is the server project's file, recorded by an admin
+    policy = server.project.root / "custodes-policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "# tightened\n", encoding="utf-8")
+    code, out, err = remote(server, "registry", "policy")
+    assert code == 0, err
+    assert "policy in force" in out
+    assert "was sha256:" in out

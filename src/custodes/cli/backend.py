@@ -34,6 +34,13 @@ class Backend(Protocol):
     def history(self, name: str) -> list[dict[str, Any]]: ...
     def in_stage(self, stage: str, at: datetime, name: str | None) -> list[dict[str, Any]]: ...
     def people(self) -> list[dict[str, Any]]: ...
+    def add_person(self, pid: str, public_key_pem: str, roles: list[str]) -> None: ...
+    def set_roles(self, pid: str, roles: list[str]) -> None: ...
+    def deactivate(self, pid: str) -> None: ...
+    def record_policy(self) -> tuple[str, str | None]: ...
+    def tokens(self) -> list[dict[str, Any]]: ...
+    def create_token(self, name: str, for_person: str | None) -> str: ...
+    def revoke_token(self, token_id: int) -> None: ...
 
 
 class Local:
@@ -135,6 +142,33 @@ class Local:
     def people(self) -> list[dict[str, Any]]:
         return self.gov.people(self._who())
 
+    def add_person(self, pid: str, public_key_pem: str, roles: list[str]) -> None:
+        self.gov.add_person(self._who(), pid, public_key_pem, roles)
+
+    def set_roles(self, pid: str, roles: list[str]) -> None:
+        self.gov.set_roles(self._who(), pid, roles)
+
+    def deactivate(self, pid: str) -> None:
+        self.gov.deactivate(self._who(), pid)
+
+    def record_policy(self) -> tuple[str, str | None]:
+        return self.gov.record_policy(self._who())
+
+    def tokens(self) -> list[dict[str, Any]]:
+        from custodes.governance.tokens import list_tokens
+
+        return list_tokens(self.gov, self._who())
+
+    def create_token(self, name: str, for_person: str | None) -> str:
+        from custodes.governance.tokens import create_token
+
+        return create_token(self.gov, self._who(), name, for_person)
+
+    def revoke_token(self, token_id: int) -> None:
+        from custodes.governance.tokens import revoke_token
+
+        revoke_token(self.gov, self._who(), token_id)
+
 
 class Server:
     """A team server: the same operations through ``/api/v1`` with a bearer token.
@@ -221,6 +255,31 @@ class Server:
     def people(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = self.remote.call("GET", "/people")
         return out
+
+    def add_person(self, pid: str, public_key_pem: str, roles: list[str]) -> None:
+        body = {"id": pid, "public_key_pem": public_key_pem, "roles": roles}
+        self.remote.call("POST", "/people", body)
+
+    def set_roles(self, pid: str, roles: list[str]) -> None:
+        self.remote.call("PUT", f"/people/{self._r(pid)}/roles", {"roles": roles})
+
+    def deactivate(self, pid: str) -> None:
+        self.remote.call("POST", f"/people/{self._r(pid)}/deactivate")
+
+    def record_policy(self) -> tuple[str, str | None]:
+        doc = self.remote.call("POST", "/policy")
+        return str(doc["digest"]), doc.get("previous")
+
+    def tokens(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.remote.call("GET", "/tokens")
+        return out
+
+    def create_token(self, name: str, for_person: str | None) -> str:
+        body = {"name": name} | ({"for_person": for_person} if for_person else {})
+        return str(self.remote.call("POST", "/tokens", body)["token"])
+
+    def revoke_token(self, token_id: int) -> None:
+        self.remote.call("POST", f"/tokens/{token_id}/revoke")
 
 
 @contextmanager

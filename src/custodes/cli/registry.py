@@ -11,7 +11,7 @@ from rich.table import Table
 
 from custodes.cli.backend import backend
 from custodes.cli.common import ListFormat, console, dump_json
-from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, ServerOpt, credential, governance
+from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, ServerOpt, governance
 from custodes.errors import InputError, UsageError
 
 __all__ = ["app"]
@@ -84,10 +84,11 @@ def people_add(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Register a person's public key with roles (admin only)."""
-    with governance(project, db) as gov:
-        gov.add_person(credential(key), name, _pem(public_key), role)
+    with backend(project, db, key, server) as b:
+        b.add_person(name, _pem(public_key), role)
     console.print(f"added {name} ({', '.join(role)})")
 
 
@@ -98,10 +99,11 @@ def people_roles(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Replace a person's roles (admin only; the change is in the audit log)."""
-    with governance(project, db) as gov:
-        gov.set_roles(credential(key), name, role)
+    with backend(project, db, key, server) as b:
+        b.set_roles(name, role)
     console.print(f"{name} now: {', '.join(role)}")
 
 
@@ -111,10 +113,11 @@ def people_deactivate(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Stop a person's key from acting (admin only); their past actions stay on record."""
-    with governance(project, db) as gov:
-        gov.deactivate(credential(key), name)
+    with backend(project, db, key, server) as b:
+        b.deactivate(name)
     console.print(f"{name} deactivated")
 
 
@@ -141,10 +144,13 @@ def people_list(
 
 
 @app.command("policy")
-def policy_command(key: KeyOpt = None, project: ProjectOpt = Path(), db: DbOpt = None) -> None:
-    """Put the project's custodes-policy.yaml in force (admin only; audited)."""
-    with governance(project, db) as gov:
-        digest, previous = gov.record_policy(credential(key))
+def policy_command(
+    key: KeyOpt = None, project: ProjectOpt = Path(), db: DbOpt = None, server: ServerOpt = None
+) -> None:
+    """Put the project's custodes-policy.yaml in force (admin only; audited). With
+    --server, the policy file of the server's project."""
+    with backend(project, db, key, server) as b:
+        digest, previous = b.record_policy()
     if previous == digest:
         console.print(f"policy unchanged ({digest})", soft_wrap=True)
     else:

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from custodes.cli.backend import backend
 from custodes.cli.common import ListFormat, console, dump_json, err_console
-from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, credential, governance
+from custodes.cli.govopts import DbOpt, KeyOpt, ProjectOpt, ServerOpt
 
 __all__ = ["app"]
 
@@ -25,12 +26,11 @@ def create_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Create a token; it is printed once and cannot be shown again."""
-    from custodes.governance.tokens import create_token
-
-    with governance(project, db) as gov:
-        token = create_token(gov, credential(key), name, for_person)
+    with backend(project, db, key, server) as b:
+        token = b.create_token(name, for_person)
     typer.echo(token)
     err_console.print(
         "[dim]Keep this token secret: it acts as you on the server. "
@@ -44,13 +44,12 @@ def list_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.console,
 ) -> None:
     """Your tokens (admins: everyone's), without secrets."""
-    from custodes.governance.tokens import list_tokens
-
-    with governance(project, db) as gov:
-        rows = list_tokens(gov, credential(key))
+    with backend(project, db, key, server) as b:
+        rows = b.tokens()
     if fmt is ListFormat.json:
         typer.echo(dump_json(rows))
         return
@@ -73,10 +72,9 @@ def revoke_command(
     key: KeyOpt = None,
     project: ProjectOpt = Path(),
     db: DbOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Revoke a token and end its dashboard sessions."""
-    from custodes.governance.tokens import revoke_token
-
-    with governance(project, db) as gov:
-        revoke_token(gov, credential(key), token_id)
+    with backend(project, db, key, server) as b:
+        b.revoke_token(token_id)
     console.print(f"token {token_id} revoked")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,6 +100,21 @@ class CommentBody(_Body):
 
 class RejectBody(_Body):
     comment: str = Field(min_length=1, max_length=4000)
+
+
+class PersonBody(_Body):
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[^\s@/\\]+$")
+    public_key_pem: str = Field(min_length=1, max_length=4000)
+    roles: list[str] = Field(min_length=1, max_length=6)
+
+
+class RolesBody(_Body):
+    roles: list[str] = Field(min_length=1, max_length=6)
+
+
+class TokenBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    for_person: str | None = Field(default=None, max_length=200)
 
 
 class RevokeBody(_Body):
@@ -255,6 +271,54 @@ def requests(gov: Gov, actor: Caller) -> list[dict[str, Any]]:
     from custodes.governance.pending import pending_requests
 
     return pending_requests(gov, actor)
+
+
+@router.post("/people", status_code=201, summary="Register a person's public key (admins)")
+def add_person(gov: Gov, actor: Caller, body: PersonBody) -> dict[str, Any]:
+    gov.add_person(actor, body.id, body.public_key_pem, body.roles)
+    return {"principal": body.id, "roles": body.roles}
+
+
+@router.put("/people/{pid}/roles", summary="Replace a person's roles (admins)")
+def set_roles(gov: Gov, actor: Caller, pid: str, body: RolesBody) -> dict[str, Any]:
+    gov.set_roles(actor, pid, body.roles)
+    return {"principal": pid, "roles": body.roles}
+
+
+@router.post("/people/{pid}/deactivate", summary="Stop a person's keys and tokens (admins)")
+def deactivate(gov: Gov, actor: Caller, pid: str) -> dict[str, Any]:
+    gov.deactivate(actor, pid)
+    return {"principal": pid, "active": False}
+
+
+@router.post("/policy", summary="Put the server project's custodes-policy.yaml in force")
+def record_policy(gov: Gov, actor: Caller) -> dict[str, Any]:
+    digest, previous = gov.record_policy(actor)
+    return {"digest": digest, "previous": previous}
+
+
+@router.get("/tokens", summary="Your tokens (admins: everyone's), never their secrets")
+def tokens(gov: Gov, actor: Caller) -> list[dict[str, Any]]:
+    from custodes.governance.tokens import list_tokens
+
+    return list_tokens(gov, actor)
+
+
+@router.post("/tokens", status_code=201, summary="A new token, shown once")
+def create_token(gov: Gov, actor: Caller, body: TokenBody) -> dict[str, Any]:
+    from custodes.governance.tokens import create_token as new_token
+
+    return {"token": new_token(gov, actor, body.name, body.for_person)}
+
+
+@router.post("/tokens/{token_id}/revoke", summary="Revoke a token and end its sessions")
+def revoke_token(
+    gov: Gov, actor: Caller, token_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+) -> dict[str, Any]:
+    from custodes.governance.tokens import revoke_token as end_token
+
+    end_token(gov, actor, token_id)
+    return {"token": token_id, "revoked": True}
 
 
 @router.get("/people", summary="People, roles and key ids")

@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from custodes.errors import ConfigError, CustodesError, InputError
+from custodes.errors import ConfigError, CustodesError
 from custodes.governance.policy_schema import (
     TERMINAL_STAGES,
     PolicyFile,
 )
 from custodes.governance.roles import Action, allowed, roles_for
-from custodes.system.yamlsafe import MAX_BYTES, Marks, PathKey, load_yaml
+from custodes.system.validation_errors import first_error
+from custodes.system.yamlsafe import Marks, PathKey, decode_utf8, load_yaml, read_capped
 
 __all__ = [
     "DEFAULT_NAME",
@@ -75,19 +73,7 @@ class DenyAll:
 
 def load_policy(path: Path) -> LoadedPolicy:
     """Read and validate a custodes-policy.yaml; :class:`InputError` / ConfigError if bad."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("policy file not found", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a policy YAML file", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=path) from None
-    if len(raw) > MAX_BYTES:
-        raise InputError(
-            f"file is {len(raw):,} bytes, over the {MAX_BYTES:,}-byte limit", path=path
-        )
-    return _parse(raw, path)
+    return _parse(read_capped(path, "policy"), path)
 
 
 def parse_policy(text: str, path: Path = Path(DEFAULT_NAME)) -> LoadedPolicy:
@@ -109,12 +95,7 @@ def load_policy_or_deny(path: Path) -> LoadedPolicy | DenyAll:
 
 def _parse(raw: bytes, path: Path) -> LoadedPolicy:
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError("not valid UTF-8", path=path, line=line) from None
-    data, marks = load_yaml(path, text)
+    data, marks = load_yaml(path, decode_utf8(raw, path))
     if not isinstance(data, dict):
         raise ConfigError(
             "expected a mapping at the top level (version:, stages:, promotions:)",
@@ -124,80 +105,9 @@ def _parse(raw: bytes, path: Path) -> LoadedPolicy:
     try:
         model = PolicyFile.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, marks, path) from None
+        raise first_error(exc, marks, path, PolicyFile, choice_hint=True) from None
     _check(model, marks, path)
     return LoadedPolicy(model=model, digest=digest, path=path, marks=marks)
-
-
-def _first_error(exc: ValidationError, marks: Marks, path: Path) -> ConfigError:
-    """The first pydantic error as one line with file:line:col and a suggestion."""
-    errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc: PathKey = tuple(err["loc"])
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    if err["type"] == "extra_forbidden":
-        pos = marks.key(loc)
-        key = str(loc[-1])
-        names = _fields_at(loc[:-1])
-        guess = difflib.get_close_matches(key, names, n=1)
-        return ConfigError(
-            f"unknown key {key!r} in {_dotted(loc[:-1]) or 'the top level'}{more}",
-            path=path,
-            line=pos.line if pos else None,
-            column=pos.column if pos else None,
-            hint=f"did you mean {guess[0]!r}?" if guess else f"allowed: {', '.join(names)}",
-        )
-    pos = marks.value(loc)
-    where = _dotted(loc)
-    msg = err["msg"].removeprefix("Value error, ")
-    hint: str | None = None
-    if err["type"] == "missing":
-        msg = f"missing required key {str(loc[-1])!r}"
-        where = _dotted(loc[:-1]) or "the top level"
-    elif err["type"] in ("literal_error", "enum"):
-        got = err.get("input")
-        msg = f"{msg.replace('Input should be', 'expected')}, got {got!r}"
-        choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
-        guess = difflib.get_close_matches(str(got), choices, n=1)
-        hint = f"did you mean {guess[0]!r}?" if guess else None
-    return ConfigError(
-        f"{where}: {msg}{more}" if where else f"{msg}{more}",
-        path=path,
-        line=pos.line if pos else None,
-        column=pos.column if pos else None,
-        hint=hint,
-    )
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _fields_at(loc: Sequence[str | int]) -> list[str]:
-    """Field names of the schema model found at ``loc`` (for did-you-mean)."""
-    model: type[BaseModel] = PolicyFile
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        info = model.model_fields.get(part)
-        nested = _model_in(info.annotation) if info is not None else None
-        if nested is None:
-            break
-        model = nested
-    return sorted(model.model_fields)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation) if get_origin(annotation) is not None else ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _check(model: PolicyFile, marks: Marks, path: Path) -> None:

@@ -8,16 +8,17 @@ one line at a time and a wall of pydantic output helps nobody.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from custodes.catalog import load_catalog
 from custodes.errors import ConfigError
 from custodes.system.schema import SystemModel
+from custodes.system.validation_errors import first_error
 from custodes.system.yamlsafe import Marks, PathKey, load_yaml
 
 __all__ = ["LoadedSystem", "load_system", "parse_system"]
@@ -75,85 +76,9 @@ def _validate(data: Any, marks: Marks, path: Path) -> LoadedSystem:
     try:
         model = SystemModel.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, marks, path) from None
+        raise first_error(exc, marks, path, SystemModel, prose_key_hint=True) from None
     _check_references(model, marks, path)
     return LoadedSystem(model=model, path=path, marks=marks)
-
-
-def _first_error(exc: ValidationError, marks: Marks, path: Path) -> ConfigError:
-    errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc: PathKey = tuple(err["loc"])
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    where = _dotted(loc)
-    if err["type"] == "extra_forbidden":
-        pos = marks.key(loc)
-        key = str(loc[-1])
-        allowed = _fields_at(loc[:-1])
-        guess = difflib.get_close_matches(key, allowed, n=1)
-        hint = f"did you mean {guess[0]!r}?" if guess else f"allowed: {', '.join(allowed)}"
-        if " " in key.strip() and not guess:
-            # Prose as a key is almost always a comma inside {flow: mapping} splitting a value.
-            hint = "a comma inside a {...} mapping starts a new key: quote the value before it"
-        parent = _dotted(loc[:-1]) or "the top level"
-        return ConfigError(
-            f"unknown key {key!r} in {parent}{more}",
-            path=path,
-            line=pos.line if pos else None,
-            column=pos.column if pos else None,
-            hint=hint,
-        )
-    pos = marks.value(loc)
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    if err["type"] == "missing":
-        msg = f"missing required key {str(loc[-1])!r}"
-        where = _dotted(loc[:-1]) or "the top level"
-    elif err["type"] == "literal_error":
-        msg = f"{msg.replace('Input should be', 'expected')}, got {err.get('input')!r}"
-    return ConfigError(
-        f"{where}: {msg}{more}" if where else f"{msg}{more}",
-        path=path,
-        line=pos.line if pos else None,
-        column=pos.column if pos else None,
-    )
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _fields_at(loc: Sequence[str | int]) -> list[str]:
-    """Names (aliases where set) of the fields of the model found at ``loc``."""
-    model: type[BaseModel] = SystemModel
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        info = model.model_fields.get(part) or next(
-            (f for f in model.model_fields.values() if f.alias == part), None
-        )
-        if info is None:
-            break
-        nested = _model_in(info.annotation)
-        if nested is None:
-            break
-        model = nested
-    return sorted(f.alias or name for name, f in model.model_fields.items())
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) is not None or get_args(annotation):
-        for arg in get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
-    return None
 
 
 def _elements(model: SystemModel) -> Iterator[tuple[str, int, Any]]:

@@ -17,7 +17,16 @@ import yaml
 
 from custodes.errors import InputError
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "Marks", "Position", "load_yaml"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "Marks",
+    "Position",
+    "decode_utf8",
+    "load_yaml",
+    "read_capped",
+]
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_NODES = 200_000
@@ -114,6 +123,36 @@ def _walk(root: yaml.Node, path: Path, marks: Marks) -> None:
                 stack.append((item, (*at, i), depth + 1))
 
 
+def read_capped(path: Path, what: str = "") -> bytes:
+    """The bytes of a YAML file, refused (:class:`InputError`) if unreadable or over MAX_BYTES.
+
+    ``what`` (e.g. ``"policy"``) names the kind of file in the messages.
+    """
+    named = f"{what} " if what else ""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{named}file not found", path=path) from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, expected a {named}YAML file", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=path) from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(
+            f"file is {len(raw):,} bytes, over the {MAX_BYTES:,}-byte limit", path=path
+        )
+    return raw
+
+
+def decode_utf8(raw: bytes, path: Path) -> str:
+    """``raw`` as text, or :class:`InputError` naming the line of the first bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError("not valid UTF-8", path=path, line=line) from None
+
+
 def load_yaml(path: Path, text: str | None = None) -> tuple[Any, Marks]:
     """Parse one YAML document safely; return the data and where each value sits.
 
@@ -121,23 +160,7 @@ def load_yaml(path: Path, text: str | None = None) -> tuple[Any, Marks]:
     oversized, aliased beyond the node budget, or with duplicate keys.
     """
     if text is None:
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise InputError("file not found", path=path) from None
-        except IsADirectoryError:
-            raise InputError("is a directory, expected a YAML file", path=path) from None
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", path=path) from None
-        if len(raw) > MAX_BYTES:
-            raise InputError(
-                f"file is {len(raw):,} bytes, over the {MAX_BYTES:,}-byte limit", path=path
-            )
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise InputError("not valid UTF-8", path=path, line=line) from None
+        text = decode_utf8(read_capped(path), path)
     loader = _Loader(text)
     try:
         root = loader.get_single_node()

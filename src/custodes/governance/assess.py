@@ -190,6 +190,7 @@ def _artifact(gov: Any, session: Any, artifact: Any, stages: tuple[str, ...]) ->
 
     from custodes.governance import gates
     from custodes.governance.auditlog import rfc3339
+    from custodes.governance.queries import approvers
     from custodes.store.models import ArtifactVersion, Evidence, PromotionRequest, StageChange
 
     _, version = gates.resolve(session, artifact.name)
@@ -211,7 +212,7 @@ def _artifact(gov: Any, session: Any, artifact: Any, stages: tuple[str, ...]) ->
             "to": c.to_stage,
             "at": rfc3339(c.at),
             "by": c.by,
-            "approvers": _approvers(session, c.request_id),
+            "approvers": approvers(session, c.request_id),
         }
         for c in changes
         if c.to_stage in stages
@@ -291,21 +292,6 @@ def _artifact(gov: Any, session: Any, artifact: Any, stages: tuple[str, ...]) ->
         evidence=tuple(dict.fromkeys(kinds)),
         content=_content(gov, version),
     )
-
-
-def _approvers(session: Any, request_id: int | None) -> list[str]:
-    from sqlalchemy import select
-
-    from custodes.store.models import SignOff
-
-    if request_id is None:
-        return []
-    rows = session.execute(
-        select(SignOff.principal_id).where(
-            SignOff.request_id == request_id, SignOff.decision == "approve"
-        )
-    ).scalars()
-    return sorted(set(rows))
 
 
 def _why_dead(session: Any, version: Any, changes: Any) -> dict[str, Any] | None:

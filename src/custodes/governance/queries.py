@@ -26,7 +26,7 @@ from custodes.store.models import (
     StageChange,
 )
 
-__all__ = ["history", "in_stage_at", "list_versions", "show"]
+__all__ = ["approvers", "history", "in_stage_at", "list_versions", "show"]
 
 
 def list_versions(
@@ -101,7 +101,8 @@ def show(gov: Governance, credential: Who, name: str) -> dict[str, Any]:
     return {"artifact": artifact.name, "kind": artifact.kind, "versions": out}
 
 
-def _approvers(session: Any, request_id: int | None) -> list[str]:
+def approvers(session: Any, request_id: int | None) -> list[str]:
+    """Who approved request ``request_id`` (sorted, each once); none for no request."""
     if request_id is None:
         return []
     rows = session.execute(
@@ -130,7 +131,7 @@ def history(gov: Governance, credential: Who, name: str) -> list[dict[str, Any]]
                 "from": c.from_stage,
                 "to": c.to_stage,
                 "by": c.by,
-                "approvers": _approvers(session, c.request_id),
+                "approvers": approvers(session, c.request_id),
                 "request": c.request_id,
             }
             for c, v in rows
@@ -175,7 +176,7 @@ def in_stage_at(
                         "digest": version.digest,
                         "since": rfc3339(change.at),
                         "by": change.by,
-                        "approvers": _approvers(session, change.request_id),
+                        "approvers": approvers(session, change.request_id),
                     }
                 )
         if stage == first:

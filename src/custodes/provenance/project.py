@@ -17,6 +17,7 @@ from typing import Any
 from custodes.errors import CustodesError
 from custodes.findings import Category, Finding, Location, RuleId, Severity
 from custodes.system.loader import LoadedSystem
+from custodes.system.schema import Source
 from custodes.threatmodel.model import Gap
 
 __all__ = [
@@ -165,19 +166,14 @@ def run_manifest_checks(
             if src.tier in _UNTRUSTED_TIERS:
                 outcomes.append(ManifestOutcome(src.id, "source", src.tier, None, "missing"))
                 findings.append(
-                    Finding(
-                        rule_id=RuleId("PROV-MANIFEST-MISSING"),
-                        category=Category.DATA,
-                        severity=Severity.MEDIUM,
-                        message=f"{src.tier} source {src.label!r} declares no provenance "
+                    _manifest_missing(
+                        src,
+                        loc,
+                        f"{src.tier} source {src.label!r} declares no provenance "
                         "manifest: nothing records what its data was when it arrived",
-                        location=loc,
-                        threats=("DATAPOISON",),
-                        element=src.id,
-                        facts=(f"tier: {src.tier}", "manifest: not declared"),
-                        remediation="record the data with custodes provenance record and set "
+                        "manifest: not declared",
+                        "record the data with custodes provenance record and set "
                         "manifest: in custodes.yaml",
-                        subject=src.id,
                     )
                 )
             continue
@@ -187,19 +183,13 @@ def run_manifest_checks(
                 ManifestOutcome(src.id, "source", src.tier, _rel(manifest, root), "missing")
             )
             findings.append(
-                Finding(
-                    rule_id=RuleId("PROV-MANIFEST-MISSING"),
-                    category=Category.DATA,
-                    severity=Severity.MEDIUM,
-                    message=f"source {src.label!r} declares manifest {src.manifest!r}, "
-                    "which does not exist",
-                    location=loc,
-                    threats=("DATAPOISON",),
-                    element=src.id,
-                    facts=(f"tier: {src.tier}", f"manifest: {src.manifest} (not found)"),
-                    remediation="record the data with custodes provenance record, or fix the "
+                _manifest_missing(
+                    src,
+                    loc,
+                    f"source {src.label!r} declares manifest {src.manifest!r}, which does not exist",
+                    f"manifest: {src.manifest} (not found)",
+                    "record the data with custodes provenance record, or fix the "
                     "manifest path (relative to custodes.yaml)",
-                    subject=src.id,
                 )
             )
             continue
@@ -221,6 +211,24 @@ def run_manifest_checks(
         if finding is not None:
             findings.append(finding)
     return outcomes, findings
+
+
+def _manifest_missing(
+    src: Source, loc: Location, message: str, manifest_fact: str, remediation: str
+) -> Finding:
+    """PROV-MANIFEST-MISSING for a source whose data nothing records."""
+    return Finding(
+        rule_id=RuleId("PROV-MANIFEST-MISSING"),
+        category=Category.DATA,
+        severity=Severity.MEDIUM,
+        message=message,
+        location=loc,
+        threats=("DATAPOISON",),
+        element=src.id,
+        facts=(f"tier: {src.tier}", manifest_fact),
+        remediation=remediation,
+        subject=src.id,
+    )
 
 
 def _names(what: str, paths: Sequence[str]) -> str:

@@ -72,6 +72,24 @@ def _read_json(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _read_head(path: Path) -> dict[str, Any]:
+    """A signed tree head kept by a witness; one without a tree size is bad input."""
+    head = _read_json(path)
+    try:
+        int(head["tree_size"])
+    except (KeyError, TypeError, ValueError):
+        raise InputError("not a signed tree head: no tree_size", path=path) from None
+    return head
+
+
+def _fetch(server: str, path: str) -> Any:
+    """GET from a team server's API (what it sends is checked here, not taken on trust)."""
+    from custodes.server.client import Remote
+
+    with Remote(server) as remote:
+        return remote.call("GET", path)
+
+
 @app.command("verify")
 def verify_command(
     bundle: Annotated[
@@ -93,7 +111,7 @@ def verify_command(
     """Recompute every leaf, root and signature; name the first bad entry (exit 1)."""
     from custodes.governance import auditlog
 
-    trusted = _read_json(witness) if witness is not None else None
+    trusted = _read_head(witness) if witness is not None else None
     if bundle is not None:
         doc = _read_json(bundle)
         result = auditlog.verify_bundle(doc, trusted_head=trusted)
@@ -105,10 +123,7 @@ def verify_command(
             result = auditlog.LogVerification(False, result.size, None, mismatch, None)
     elif server is not None:
         # Verify here, not on the server: an auditor need not trust the server's word.
-        from custodes.server.client import Remote
-
-        with Remote(server) as remote:
-            doc = remote.call("GET", "/audit/export")
+        doc = _fetch(server, "/audit/export")
         result = auditlog.verify_bundle(doc, trusted_head=trusted)
         mismatch = _key_mismatch(doc, log_key, Path(server))
         if mismatch is not None and result.ok:
@@ -148,10 +163,7 @@ def export_command(
     from custodes.governance import auditlog
 
     if server is not None:
-        from custodes.server.client import Remote
-
-        with Remote(server) as remote:
-            doc = remote.call("GET", "/audit/export")
+        doc = _fetch(server, "/audit/export")
     else:
         with governance(project, db) as gov, gov.read() as session:
             doc = auditlog.export_bundle(session, gov.log_public_key_pem())
@@ -170,10 +182,7 @@ def prove_command(
     from custodes.governance import auditlog
 
     if server is not None:
-        from custodes.server.client import Remote
-
-        with Remote(server) as remote:
-            doc = remote.call("GET", f"/audit/proof/{entry}")
+        doc = _fetch(server, f"/audit/proof/{entry}")
     else:
         with governance(project, db) as gov, gov.read() as session:
             doc = auditlog.inclusion_bundle(session, entry, gov.log_public_key_pem())

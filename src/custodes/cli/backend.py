@@ -49,7 +49,6 @@ class Local:
     def __init__(self, project: Path, db: str | None, key: Path | None) -> None:
         from custodes.governance.service import Governance
 
-        self.project = project
         self.key = key
         self.gov = Governance.open(project, db, create=False)
 
@@ -75,34 +74,19 @@ class Local:
         )
 
     def request(self, ref: str, to: str | None, note: str | None) -> dict[str, Any]:
-        from custodes.governance.gates import request
+        from custodes.governance.gates import request, request_summary
 
-        req, decision = request(self.gov, self._who(), ref, to, note)
-        return {
-            "request": req.id,
-            "from": req.from_stage,
-            "to": req.to_stage,
-            "allowed": decision.allowed if decision else None,
-            "missing": [m.text for m in decision.missing] if decision else [],
-            "satisfied": [s.text for s in decision.satisfied] if decision else [],
-        }
+        return request_summary(*request(self.gov, self._who(), ref, to, note))
 
     def sign(self, ref: str, decision: str, comment: str | None) -> dict[str, Any]:
-        from custodes.governance.gates import sign_off
+        from custodes.governance.gates import sign_off, signoff_summary
 
-        row = sign_off(self.gov, self._who(), ref, decision, comment)
-        return {
-            "by": row.principal_id,
-            "role": row.role,
-            "decision": row.decision,
-            "digest": row.digest,
-        }
+        return signoff_summary(sign_off(self.gov, self._who(), ref, decision, comment))
 
     def promote(self, ref: str) -> dict[str, Any]:
-        from custodes.governance.gates import promote
+        from custodes.governance.gates import promote, promotion_summary
 
-        decision = promote(self.gov, self._who(), ref)
-        return {"promoted": True, "satisfied": [s.text for s in decision.satisfied]}
+        return promotion_summary(promote(self.gov, self._who(), ref))
 
     def withdraw(self, ref: str) -> None:
         from custodes.governance.gates import withdraw

@@ -44,10 +44,13 @@ __all__ = [
     "Status",
     "attach_evidence",
     "promote",
+    "promotion_summary",
     "request",
+    "request_summary",
     "resolve",
     "revoke",
     "sign_off",
+    "signoff_summary",
     "status",
     "withdraw",
 ]
@@ -653,3 +656,30 @@ def status(gov: Governance, credential: Who, ref: str) -> Status:
                 ).scalars()
             ]
     return st
+
+
+def request_summary(req: PromotionRequest, decision: Decision | None) -> dict[str, Any]:
+    """What :func:`request` returns, as the CLI and the API report it."""
+    return {
+        "request": req.id,
+        "from": req.from_stage,
+        "to": req.to_stage,
+        "allowed": decision.allowed if decision else None,
+        "missing": [m.text for m in decision.missing] if decision else [],
+        "satisfied": [s.text for s in decision.satisfied] if decision else [],
+    }
+
+
+def signoff_summary(row: SignOff) -> dict[str, Any]:
+    """What :func:`sign_off` returns, as the CLI and the API report it."""
+    return {
+        "by": row.principal_id,
+        "role": row.role,
+        "decision": row.decision,
+        "digest": row.digest,
+    }
+
+
+def promotion_summary(decision: Decision) -> dict[str, Any]:
+    """What :func:`promote` returns, as the CLI and the API report it."""
+    return {"promoted": True, "satisfied": [s.text for s in decision.satisfied]}

@@ -67,7 +67,6 @@ def caller(
 
 Gov = Annotated[Governance, Depends(governance)]
 Caller = Annotated[Actor, Depends(caller)]
-Name = Annotated[str, "artifact name or NAME@sha256:PREFIX"]
 
 
 class _Body(BaseModel):
@@ -205,31 +204,17 @@ def evidence(gov: Gov, actor: Caller, name: str, body: EvidenceBody) -> list[dic
 
 @router.post("/artifacts/{name}/requests", status_code=201, summary="Request the next stage")
 def request_promotion(gov: Gov, actor: Caller, name: str, body: RequestBody) -> dict[str, Any]:
-    from custodes.governance.gates import request
+    from custodes.governance.gates import request, request_summary
 
-    req, decision = request(gov, actor, name, body.to, body.note)
-    return {
-        "request": req.id,
-        "from": req.from_stage,
-        "to": req.to_stage,
-        "allowed": decision.allowed if decision else None,
-        "missing": [m.text for m in decision.missing] if decision else [],
-        "satisfied": [s.text for s in decision.satisfied] if decision else [],
-    }
+    return request_summary(*request(gov, actor, name, body.to, body.note))
 
 
 def _signed(
     gov: Governance, actor: Actor, name: str, decision: str, comment: str | None
 ) -> dict[str, Any]:
-    from custodes.governance.gates import sign_off
+    from custodes.governance.gates import sign_off, signoff_summary
 
-    row = sign_off(gov, actor, name, decision, comment)
-    return {
-        "by": row.principal_id,
-        "role": row.role,
-        "decision": row.decision,
-        "digest": row.digest,
-    }
+    return signoff_summary(sign_off(gov, actor, name, decision, comment))
 
 
 @router.post("/artifacts/{name}/approve", summary="Sign off the open request")
@@ -245,9 +230,9 @@ def reject(gov: Gov, actor: Caller, name: str, body: RejectBody) -> dict[str, An
 @router.post("/artifacts/{name}/promote", summary="Promote if the policy is satisfied")
 def promote(gov: Gov, actor: Caller, name: str) -> dict[str, Any]:
     from custodes.governance.gates import promote as promote_version
+    from custodes.governance.gates import promotion_summary
 
-    decision = promote_version(gov, actor, name)
-    return {"promoted": True, "satisfied": [s.text for s in decision.satisfied]}
+    return promotion_summary(promote_version(gov, actor, name))
 
 
 @router.post("/artifacts/{name}/withdraw", summary="Withdraw your open request")

@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "FindingsFormat",
     "ListFormat",
     "console",
+    "count_progress",
     "err_console",
     "exit_for",
     "parse_today",
@@ -135,6 +138,29 @@ def scan_progress() -> Iterator[Callable[[int, int, int, int], None]]:
 
         def update(files: int, total_files: int, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, files=f"{files:,}/{total_files:,} files")
+
+        yield update
+
+
+@contextmanager
+def count_progress(label: str, *, in_bytes: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` bar on stderr (hidden when stderr is not a terminal).
+
+    ``in_bytes`` shows done/total as sizes (a file read) instead of a count (files, parts).
+    """
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        DownloadColumn() if in_bytes else MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
         yield update
 

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from custodes.cli.common import ListFormat, console, dump_json, err_console, write_output
+from custodes.cli.common import ListFormat, console, count_progress, dump_json, write_output
 from custodes.errors import UsageError
 
 __all__ = ["app"]
@@ -75,20 +74,7 @@ def baseline_command(
     if output is None:
         raise UsageError("--output/-o BASELINE.json is required")
     start = time.perf_counter()
-    with Progress(
-        TextColumn("profiling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("profiling", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with count_progress("profiling") as progress:
         baseline = build_baseline(
             refs,
             label=label,

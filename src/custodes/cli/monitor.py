@@ -8,16 +8,21 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from custodes.cli.common import console, dump_json, err_console, write_output
+from custodes.cli.common import (
+    ListFormat,
+    console,
+    count_progress,
+    dump_json,
+    err_console,
+    write_output,
+)
 from custodes.cli.govopts import DbOpt, ProjectOpt, governance
 from custodes.errors import UsageError
 
@@ -32,11 +37,6 @@ app = typer.Typer(
 )
 
 
-class CheckFormat(enum.StrEnum):
-    console = "console"
-    json = "json"
-
-
 def _parse_now(text: str | None) -> float | None:
     if text is None:
         return None
@@ -49,15 +49,18 @@ def _parse_now(text: str | None) -> float | None:
     return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
 
 
+ReferenceOpt = Annotated[
+    Path,
+    typer.Option("--reference", "-r", help="Reference predictions (validation-time outputs)."),
+]
+
+
 @app.command("check")
 def check_command(
     predictions: Annotated[
         Path, typer.Argument(help="Prediction records: JSONL (one JSON object a line) or Parquet.")
     ],
-    reference: Annotated[
-        Path,
-        typer.Option("--reference", "-r", help="Reference predictions (validation-time outputs)."),
-    ],
+    reference: ReferenceOpt,
     window: Annotated[
         str, typer.Option("--window", "-w", help="Window by time (1h, 30m, 1d) or count (10000).")
     ] = "1d",
@@ -72,8 +75,8 @@ def check_command(
         typer.Option("--now", help="Judge clock skew against this time (RFC 3339); default: now."),
     ] = None,
     fmt: Annotated[
-        CheckFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = CheckFormat.console,
+        ListFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ListFormat.console,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Report file.")] = None,
 ) -> None:
     """Check predictions against a reference: ok, drift, degraded or suspected_extraction."""
@@ -81,24 +84,11 @@ def check_command(
 
     spec = parse_window(window)
     when = _parse_now(now)
-    with Progress(
-        TextColumn("monitoring"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task("monitoring", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with count_progress("monitoring", in_bytes=True) as progress:
         result = check_predictions(
             predictions, reference, window=spec, labels=labels, now=when, progress=progress
         )
-    if fmt is CheckFormat.json:
+    if fmt is ListFormat.json:
         write_output(dump_json(result.to_dict()), output)
     else:
         render_monitor_check(result)
@@ -221,10 +211,7 @@ WebhookOpt = Annotated[
 
 @app.command("run")
 def run_command(
-    reference: Annotated[
-        Path,
-        typer.Option("--reference", "-r", help="Reference predictions (validation-time outputs)."),
-    ],
+    reference: ReferenceOpt,
     model: Annotated[str, typer.Option("--model", help="Id of the model watched (custodes.yaml).")],
     name: Annotated[
         str | None,
@@ -307,11 +294,6 @@ def run_command(
         )
 
 
-class StatusFormat(enum.StrEnum):
-    console = "console"
-    json = "json"
-
-
 _STATUS_STYLE = {"alive": "green", "changed": "yellow", "stale": "bold red", "never": "red"}
 
 
@@ -324,8 +306,8 @@ def status_command(
         str | None, typer.Option("--now", help="Judge staleness at this time (RFC 3339).")
     ] = None,
     fmt: Annotated[
-        StatusFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = StatusFormat.console,
+        ListFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = ListFormat.console,
 ) -> None:
     """Which monitors are alive, stale (missed a heartbeat) or changed (configuration);
     with --webhook, alert once for each newly stale monitor. Exit 1 if any is stale."""
@@ -342,7 +324,7 @@ def status_command(
             sent, failures = alert_stale(gov, urls, now=when)
             alerted = [s.name for s in sent]
         statuses = read_statuses(gov.store, when)
-    if fmt is StatusFormat.json:
+    if fmt is ListFormat.json:
         typer.echo(
             dump_json(
                 {

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -197,6 +198,11 @@ class ReferenceStats:
         probe.pair_collision = float((dup * (dup - 1)).sum()) / (m * (m - 1))
         return probe
 
+    @cached_property
+    def _known(self) -> dict[str, pa.Array]:
+        """The reference categories as Arrow value sets, built once (ood_mask runs per block)."""
+        return {name: pa.array(sorted(v), pa.string()) for name, v in self.categories.items()}
+
     def ood_mask(self, block: RecordBlock) -> Any:
         """Rows with any feature outside the reference range (or an unseen category)."""
         out = np.zeros(len(block), bool)
@@ -207,8 +213,7 @@ class ReferenceStats:
                 with np.errstate(invalid="ignore"):
                     out |= (x < self.lo[j]) | (x > self.hi[j])
             elif name in self.categories:
-                known = pa.array(sorted(self.categories[name]), pa.string())
-                seen = pc.is_in(pc.cast(arr, pa.string()), value_set=known)
+                seen = pc.is_in(pc.cast(arr, pa.string()), value_set=self._known[name])
                 valid = np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), bool)
                 out |= valid & ~np.asarray(seen.to_numpy(zero_copy_only=False), bool)
         return out

@@ -24,7 +24,13 @@ from custodes.errors import InputError
 from custodes.findings import Category, Finding, Location, RuleId, Severity
 from custodes.monitor.abuse import ClientReport, ClientTracker, ReferenceStats
 from custodes.monitor.drift import WindowDrift, compare
-from custodes.monitor.records import InputIssues, RecordBlock, infer_schema, read_records
+from custodes.monitor.records import (
+    InputIssues,
+    RecordBlock,
+    RecordSchema,
+    infer_schema,
+    read_records,
+)
 from custodes.monitor.result import (
     BAD_INPUT_SHARE,
     DEGRADED,
@@ -35,7 +41,7 @@ from custodes.monitor.result import (
 )
 from custodes.monitor.windows import Windower, WindowObserver, WindowProfile, WindowSpec
 
-__all__ = ["check_predictions", "read_labels"]
+__all__ = ["check_predictions", "read_labels", "read_reference"]
 
 BUSIEST = 5
 
@@ -57,9 +63,28 @@ def read_labels(path: str | Path) -> tuple[pa.Array, pa.Array]:
     if "id" not in table.column_names or "label" not in table.column_names:
         raise InputError("labels need an 'id' and a 'label' field", path=p)
     ids = table.column("id").combine_chunks()
-    if pa.types.is_floating(ids.type):
-        ids = pc.cast(pc.cast(ids, pa.int64(), safe=False), pa.string())
-    return pc.cast(ids, pa.string()), pc.cast(table.column("label").combine_chunks(), pa.string())
+    try:
+        if pa.types.is_floating(ids.type):
+            ids = pc.cast(pc.cast(ids, pa.int64(), safe=False), pa.string())
+        return pc.cast(ids, pa.string()), pc.cast(
+            table.column("label").combine_chunks(), pa.string()
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InputError(
+            f"labels need scalar 'id' and 'label' values ({str(exc).splitlines()[0]})", path=p
+        ) from None
+
+
+def read_reference(
+    path: str | Path, schema: RecordSchema
+) -> tuple[WindowProfile, ReferenceStats, InputIssues]:
+    """The reference read once: its profile, the abuse signals' null statistics, its bad input."""
+    issues = InputIssues()
+    blocks = list(read_records(path, schema, issues, now=None))
+    profile = WindowProfile(-1)
+    for b in blocks:
+        profile.update(b, schema)
+    return profile, ReferenceStats.build(blocks, schema), issues
 
 
 def _join_labels(block: RecordBlock, labels: tuple[pa.Array, pa.Array] | None) -> RecordBlock:
@@ -77,18 +102,7 @@ def _without(block: RecordBlock, clients: pa.Array) -> RecordBlock:
     values = clients if clients.type == block.client.type else clients.cast(block.client.type)
     hit = pc.fill_null(pc.is_in(block.client, value_set=values), False)
     keep = ~np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
-    mask = pa.array(keep)
-    return RecordBlock(
-        ts=block.ts[keep],
-        client=block.client.filter(mask),
-        features=block.features.filter(mask),
-        prediction=block.prediction.filter(mask),
-        confidence=block.confidence[keep],
-        margin=block.margin[keep],
-        ids=None if block.ids is None else block.ids.filter(mask),
-        labels=None if block.labels is None else block.labels.filter(mask),
-        lines=block.lines[keep],
-    )
+    return block.take(np.flatnonzero(keep))
 
 
 def check_predictions(
@@ -109,13 +123,7 @@ def check_predictions(
     start = time.perf_counter()
     now = time.time() if now is None else now
     schema = infer_schema(reference)
-    ref_issues = InputIssues()
-    ref_blocks = list(read_records(reference, schema, ref_issues, now=None))
-    ref_profile = WindowProfile(-1)
-    for b in ref_blocks:
-        ref_profile.update(b, schema)
-    stats = ReferenceStats.build(ref_blocks, schema)
-    del ref_blocks
+    ref_profile, stats, ref_issues = read_reference(reference, schema)
     label_table = read_labels(labels) if labels is not None else None
 
     issues = InputIssues()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from custodes.data.check.drift import NOISE_SIGMAS, PSI_DRIFT, QUANTILES
+from custodes.data.check.drift import QUANTILES, psi_score
 from custodes.data.labels import coarse_edges
 from custodes.data.profile import OTHER, ColumnProfile
 from custodes.data.sketches import I64
@@ -185,29 +185,16 @@ def column_drift(
     counts = _bins(ref, got)
     if counts is None:
         return None
-    rc, gc = counts
-    r, g = rc.astype(np.float64), gc.astype(np.float64)
-    n, m = float(g.sum()), float(r.sum())
-    occupied = int(np.count_nonzero((r + g) > 0))
-    p = (r + 0.5) / (m + 0.5 * r.size)
-    q = (g + 0.5) / (n + 0.5 * r.size)
-    psi_raw = float(np.sum((q - p) * np.log(q / p)))
-    scale = 1.0 / max(n, 1.0) + 1.0 / max(m, 1.0)
-    dof = max(occupied - 1, 1)
-    null_mean, null_sd = dof * scale, math.sqrt(2 * dof) * scale
-    psi = max(0.0, psi_raw - null_mean)
-    mid = 0.5 * (p + q)
-    jsd = 0.5 * float(np.sum(p * np.log2(p / mid)) + np.sum(q * np.log2(q / mid)))
-    drifted = psi >= PSI_DRIFT and psi_raw >= null_mean + NOISE_SIGMAS * null_sd
+    s = psi_score(*counts)
     return ColumnDrift(
         name,
         role,
-        round(psi, 5),
-        round(psi_raw, 5),
-        round(null_sd, 6),
-        round(math.sqrt(max(jsd, 0.0)), 5),
+        s.psi,
+        s.psi_raw,
+        s.noise,
+        s.js_distance,
         _wasserstein(ref, got),
-        drifted,
+        s.drifted,
         _mean(ref),
         _mean(got),
     )

@@ -182,6 +182,21 @@ class RecordBlock:
     def __len__(self) -> int:
         return int(self.ts.size)
 
+    def take(self, idx: I64) -> RecordBlock:
+        """The records at positions ``idx``, in that order."""
+        ia = pa.array(idx)
+        return RecordBlock(
+            ts=self.ts[idx],
+            client=self.client.take(ia),
+            features=self.features.take(ia),
+            prediction=self.prediction.take(ia),
+            confidence=self.confidence[idx],
+            margin=self.margin[idx],
+            ids=None if self.ids is None else self.ids.take(ia),
+            labels=None if self.labels is None else self.labels.take(ia),
+            lines=self.lines[idx],
+        )
+
 
 # ---------------------------------------------------------------------------- schema
 
@@ -200,7 +215,11 @@ def infer_schema(path: str | Path) -> RecordSchema:
     """The record schema of a file, from its first good records (JSONL) or its columns."""
     p = _existing(path)
     if _is_parquet(p):
-        return _parquet_schema(p, pq.ParquetFile(p).schema_arrow)
+        try:
+            arrow_schema = pq.ParquetFile(p).schema_arrow
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"not a readable Parquet file ({exc})", path=p) from None
+        return _parquet_schema(p, arrow_schema)
     features: dict[str, pa.DataType] = {}
     prediction: pa.DataType | None = None
     probabilities: pa.DataType | None = None

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from custodes.data.check.result import finding_summary
 from custodes.findings import Finding
 from custodes.monitor.abuse import ClientReport
 from custodes.monitor.drift import WindowDrift
@@ -102,16 +103,7 @@ class MonitorCheckResult:
             "overall": _window(self.overall),
             "windows": [_window(w) for w in self.windows],
             "input_issues": self.input_issues.to_dict(),
-            "findings": [
-                {
-                    "rule_id": f.rule_id,
-                    "category": f.category.value,
-                    "severity": f.severity.value,
-                    "message": f.message,
-                    "threats": list(f.threats),
-                }
-                for f in self.findings
-            ],
+            "findings": [finding_summary(f) for f in self.findings],
             "seconds": round(self.seconds, 3),
             **self.extra,
         }

@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,19 +34,18 @@ from typing import TYPE_CHECKING, Any
 
 from custodes.data.check.drift import NOISE_SIGMAS, PSI_DRIFT
 from custodes.monitor import abuse, drift
-from custodes.monitor.abuse import ClientReport, ClientTracker, ReferenceStats
+from custodes.monitor.abuse import ClientReport, ClientTracker
 from custodes.monitor.alerts import alert_payload, send_alert
-from custodes.monitor.check import _reasons
+from custodes.monitor.check import _reasons, read_reference
 from custodes.monitor.metrics import render_metrics
 from custodes.monitor.records import (
     InputIssues,
     count_out_of_order,
     infer_schema,
     parse_records,
-    read_records,
 )
 from custodes.monitor.result import BAD_INPUT_SHARE, OK, worst_verdict
-from custodes.monitor.windows import Windower, WindowProfile, WindowSpec
+from custodes.monitor.windows import Windower, WindowSpec
 
 if TYPE_CHECKING:
     from custodes.governance.service import Governance
@@ -144,12 +142,7 @@ class MonitorEngine:
 
     def __post_init__(self) -> None:
         self.schema = infer_schema(self.reference)
-        ref_issues = InputIssues()
-        blocks = list(read_records(self.reference, self.schema, ref_issues, now=None))
-        self.ref_profile = WindowProfile(-1)
-        for b in blocks:
-            self.ref_profile.update(b, self.schema)
-        self.stats = ReferenceStats.build(blocks, self.schema)
+        self.ref_profile, self.stats, _ = read_reference(self.reference, self.schema)
         self.windower = Windower(self.window, self.schema)
         self.tracker = ClientTracker(self.stats, key_cap=self.key_cap)
         self.started = time.time()
@@ -477,12 +470,6 @@ class MonitorServer:
             self.evaluate()
         except Exception as exc:
             self.log(f"final evaluation: {type(exc).__name__}: {exc}")
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_webhooks(urls: Sequence[str]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -192,7 +192,7 @@ class Windower:
             sk = keys[order]
             cuts = np.flatnonzero(np.diff(sk)) + 1
             for idx in np.split(order, cuts):
-                self._window(int(keys[idx[0]])).update(_take(block, idx), self.schema)
+                self._window(int(keys[idx[0]])).update(block.take(idx), self.schema)
         newest = int(keys.max())
         if newest > self._open:
             for k in sorted(k for k in self.windows if self._open <= k < newest):
@@ -223,29 +223,5 @@ class Windower:
 
 
 def _take(block: RecordBlock, idx: I64) -> RecordBlock:
-    ia = pa.array(idx)
-    return RecordBlock(
-        ts=block.ts[idx],
-        client=block.client.take(ia),
-        features=block.features.take(ia),
-        prediction=block.prediction.take(ia),
-        confidence=block.confidence[idx],
-        margin=block.margin[idx],
-        ids=None if block.ids is None else block.ids.take(ia),
-        labels=None if block.labels is None else block.labels.take(ia),
-        lines=block.lines[idx],
-    )
-
-
-def profile_blocks(
-    blocks: Iterable[RecordBlock],
-    schema: RecordSchema,
-    on_block: Callable[[RecordBlock], None] | None = None,
-) -> WindowProfile:
-    """One profile of every record (how the reference is summarized)."""
-    w = WindowProfile(0)
-    for b in blocks:
-        w.update(b, schema)
-        if on_block is not None:
-            on_block(b)
-    return w
+    """:meth:`RecordBlock.take` (kept under this name for the tests that import it)."""
+    return block.take(idx)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -32,8 +33,10 @@ __all__ = [
     "PSI_DRIFT",
     "Binned",
     "DriftScore",
+    "PsiScore",
     "bin_column",
     "drift_score",
+    "psi_score",
     "score_counts",
 ]
 
@@ -137,17 +140,20 @@ def drift_score(
     return score_counts(baseline, binned.name, binned.reference, got, arr, x)
 
 
-def score_counts(
-    baseline: Baseline,
-    name: str,
-    reference: I64,
-    batch: I64,
-    arr: pa.ChunkedArray | pa.Array | None,
-    x: F64 | None = None,
-) -> DriftScore:
-    """:func:`drift_score` from reference and batch counts on the same bins."""
-    ref = reference.astype(np.float64)
-    got = batch.astype(np.float64)[: ref.size]
+class PsiScore(NamedTuple):
+    """The count-based part of a :class:`DriftScore` (rounded as it reports them)."""
+
+    psi: float
+    psi_raw: float
+    noise: float
+    js_distance: float
+    drifted: bool
+
+
+def psi_score(reference: F64 | I64, batch: F64 | I64) -> PsiScore:
+    """Null-corrected PSI, its noise and JS distance of two count vectors on the same bins."""
+    ref = np.asarray(reference, np.float64)
+    got = np.asarray(batch, np.float64)
     n, m = float(got.sum()), float(ref.sum())
     occupied = int(np.count_nonzero((ref + got) > 0))
     p = (ref + 0.5) / (m + 0.5 * ref.size)
@@ -160,16 +166,38 @@ def score_counts(
     mid = 0.5 * (p + q)
     jsd = 0.5 * float(np.sum(p * np.log2(p / mid)) + np.sum(q * np.log2(q / mid)))
     drifted = psi >= PSI_DRIFT and psi_raw >= null_mean + NOISE_SIGMAS * null_sd
-    profile = baseline.columns[name]
-    numeric = arr is not None and profile.kind in ("numeric", "datetime")
-    w = _wasserstein(profile, arr, x) if numeric and arr is not None else None
-    return DriftScore(
+    return PsiScore(
         round(psi, 5),
         round(psi_raw, 5),
         round(null_sd, 6),
         round(math.sqrt(max(jsd, 0.0)), 5),
-        None if w is None else round(w, 5),
         drifted,
+    )
+
+
+def score_counts(
+    baseline: Baseline,
+    name: str,
+    reference: I64,
+    batch: I64,
+    arr: pa.ChunkedArray | pa.Array | None,
+    x: F64 | None = None,
+) -> DriftScore:
+    """:func:`drift_score` from reference and batch counts on the same bins."""
+    ref = reference.astype(np.float64)
+    got = batch.astype(np.float64)[: ref.size]
+    n, m = float(got.sum()), float(ref.sum())
+    s = psi_score(ref, got)
+    profile = baseline.columns[name]
+    numeric = arr is not None and profile.kind in ("numeric", "datetime")
+    w = _wasserstein(profile, arr, x) if numeric and arr is not None else None
+    return DriftScore(
+        s.psi,
+        s.psi_raw,
+        s.noise,
+        s.js_distance,
+        None if w is None else round(w, 5),
+        s.drifted,
         tuple(round(float(v), 6) for v in ref / max(m, 1)),
         tuple(round(float(v), 6) for v in got / max(n, 1)),
     )

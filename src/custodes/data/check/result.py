@@ -27,6 +27,7 @@ __all__ = [
     "SchemaIssue",
     "Signal",
     "SourceResult",
+    "finding_summary",
     "worst_verdict",
 ]
 
@@ -171,18 +172,20 @@ class DataCheckResult:
                 "rows": [asdict(r) for r in self.flagged[:max_flagged]],
             },
             "cleanlab": self.cleanlab,
-            "findings": [
-                {
-                    "rule_id": f.rule_id,
-                    "category": f.category.value,
-                    "severity": f.severity.value,
-                    "message": f.message,
-                    "threats": list(f.threats),
-                }
-                for f in self.findings
-            ],
+            "findings": [finding_summary(f) for f in self.findings],
             "seconds": round(self.seconds, 3),
         }
+
+
+def finding_summary(f: Finding) -> dict[str, Any]:
+    """A finding as the check reports list it: rule, category, severity, message, threats."""
+    return {
+        "rule_id": f.rule_id,
+        "category": f.category.value,
+        "severity": f.severity.value,
+        "message": f.message,
+        "threats": list(f.threats),
+    }
 
 
 def _column_dict(c: ColumnResult) -> dict[str, Any]:

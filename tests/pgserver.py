@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-__all__ = ["PgServer", "pg_server", "pg_url"]
+__all__ = ["PgServer", "free_port", "pg_server", "pg_url"]
 
 
 def _bin_dir() -> Path:
@@ -40,7 +40,7 @@ def _bin_dir() -> Path:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -84,7 +84,7 @@ def pg_server() -> Iterator[PgServer]:
     data = Path(tempfile.mkdtemp(prefix="custodes-pg-"))
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     pg_ctl = str(bin_dir / "pg_ctl")
     try:
         _as_postgres(

@@ -19,6 +19,7 @@ from custodes.governance.identity import Credential, load_credential
 from custodes.governance.service import Governance
 from custodes.provenance.keys import generate_keypair
 from tests.conftest import Result
+from tests.governance.policies import LIGHT_POLICY
 
 #: Everyone the tests need, with the roles an admin gives them.
 PEOPLE: dict[str, list[str]] = {
@@ -64,21 +65,6 @@ promotions:
       scan: {max_severity: medium}
       signoffs:
         - {role: security-reviewer, count: 1}
-        - {role: approver, count: 2}
-"""
-
-#: A policy with no evidence at all, for tests about people and stages rather than evidence.
-LIGHT_POLICY = """\
-version: 1
-stages: [dev, staging, production]
-promotions:
-  - to: staging
-    require:
-      signoffs:
-        - {role: security-reviewer, count: 1}
-  - to: production
-    require:
-      signoffs:
         - {role: approver, count: 2}
 """
 

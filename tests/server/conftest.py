@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ import pytest
 
 from custodes.cli.main import main
 from tests.conftest import EXAMPLES, REPO
+from tests.governance.policies import LIGHT_POLICY
+from tests.pgserver import free_port
 
 #: Everyone the server tests need. rita may both request and sign off, which is how a
 #: self-approval is attempted; everyone else holds one role.
@@ -43,20 +44,6 @@ PEOPLE: dict[str, list[str]] = {
     "rita": ["ml-engineer", "security-reviewer"],
 }
 
-#: Staging needs one security review; production needs two approvers.
-POLICY = """\
-version: 1
-stages: [dev, staging, production]
-promotions:
-  - to: staging
-    require:
-      signoffs:
-        - {role: security-reviewer, count: 1}
-  - to: production
-    require:
-      signoffs:
-        - {role: approver, count: 2}
-"""
 
 BIN = Path(sys.executable).parent
 CUSTODES = BIN / "custodes"
@@ -123,7 +110,7 @@ def build_project(root: Path, db: str | None) -> Project:
             "registry", "people", "add", name, "--public-key", keys / f"{name}.pub.pem",
             *role_args, who="ann",
         )  # fmt: skip
-    (root / "custodes-policy.yaml").write_text(POLICY, encoding="utf-8")
+    (root / "custodes-policy.yaml").write_text(LIGHT_POLICY, encoding="utf-8")
     project.ok("registry", "policy", who="ann")
     shutil.copy(EXAMPLES / "health-outcomes" / "custodes.yaml", root / "custodes.yaml")
     model = root / project.new_file("m.bin")
@@ -134,12 +121,6 @@ def build_project(root: Path, db: str | None) -> Project:
         project.tokens[name] = token
         project.token_ids[name] = int(token.split("_")[1])
     return project
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

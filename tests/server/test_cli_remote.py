@@ -173,3 +173,22 @@ def test_admin_commands_through_the_server(
     assert code == 0, err
     assert "policy in force" in out
     assert "was sha256:" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["servers = [1, 2]\n", "[servers]\nx = 1\n", '[servers."http://x"]\ntoken = 5\n', "= broken"],
+)
+def test_malformed_credentials_file_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str
+) -> None:
+    monkeypatch.delenv("CUSTODES_TOKEN", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    creds = tmp_path / "custodes" / "credentials.toml"
+    creds.parent.mkdir()
+    creds.write_text(text, encoding="utf-8")
+    os.chmod(creds, stat.S_IRUSR | stat.S_IWUSR)
+    code, _, err = run_cli("registry", "list", "--server", "http://127.0.0.1:9")
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert "credentials.toml" in err

@@ -61,7 +61,8 @@ def token_for(server: str) -> str:
         raise InputError(f"cannot read: {exc}", path=path) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", path=path) from None
-    entry = doc.get("servers", {}).get(server.rstrip("/"), {})
+    servers = doc.get("servers")
+    entry = servers.get(server.rstrip("/")) if isinstance(servers, dict) else None
     token = entry.get("token") if isinstance(entry, dict) else None
     if not isinstance(token, str) or not token:
         raise UsageError(f"{path} has no token for {server.rstrip('/')}")

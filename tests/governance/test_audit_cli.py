@@ -356,3 +356,13 @@ def test_consistency_proof_from_a_kept_head(flowed: Project, tmp_path: Path) -> 
     r = p.cli("audit", "check-proof", str(again), "--witness", str(kept))
     assert r.code == 1
     assert "does not extend" in r.out
+
+
+@pytest.mark.parametrize("head", ["{}", '{"tree_size": "x"}', "[1, 2]"])
+def test_witness_file_of_the_wrong_shape_is_exit_2(
+    flowed: Project, tmp_path: Path, head: str
+) -> None:
+    witness = tmp_path / "head.json"
+    witness.write_text(head, encoding="utf-8")
+    r = flowed.fails(2, "audit", "verify", "--witness", witness)
+    assert str(witness) in r.err

@@ -200,3 +200,22 @@ def test_parquet_with_bad_rows_is_counted(cli: CLI, reference: Path, tmp_path: P
     assert counts.get("bad_timestamp", 0) + counts.get("missing_field", 0) >= 1
     assert doc["records"] == 48
     assert any(s.startswith(f"{path}:10: ") for s in doc["input_issues"]["samples"]["out_of_range"])
+
+
+def test_truncated_parquet_and_odd_labels_are_exit_2(
+    cli: CLI, reference: Path, tmp_path: Path
+) -> None:
+    rows = [json.loads(_line(ts=f"2026-11-03T10:{m:02d}:00Z")) for m in range(50)]
+    good = tmp_path / "p.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), good)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    r = cli("monitor", "check", broken, "-r", reference, "--now", NOW)
+    assert r.code == 2, r.err
+    assert "Traceback" not in r.err
+    assert str(broken) in r.err
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"id": {"nested": 1}, "label": "1"}\n', encoding="utf-8")
+    r = cli("monitor", "check", good, "-r", reference, "--now", NOW, "--labels", labels)
+    assert r.code == 2, r.err
+    assert "Traceback" not in r.err

@@ -239,3 +239,61 @@ def test_pre_commit_hooks_run_the_real_command(cli: CLI, tmp_path: Path) -> None
         assert words[0] == "custodes"
         r = cli(*words[1:], clean)
         assert r.code == 0, (hook["id"], r.err)
+
+
+RUN_WITH_ATEXIT = """\
+import atexit, sys, threading
+from custodes.cli.main import run
+marker = sys.argv[1]
+atexit.register(lambda: open(marker, "w").write("atexit ran"))
+if sys.argv[2] == "thread":
+    threading.Thread(target=lambda: (__import__("time").sleep(0.5),
+        open(marker + ".thread", "w").write("thread finished"))).start()
+sys.argv = ["custodes", *sys.argv[3:]]
+run()
+"""
+
+
+@pytest.mark.parametrize("thread", ["none", "thread"])
+def test_console_entry_point_flushes_output_and_runs_atexit_handlers(
+    tmp_path: Path, thread: str
+) -> None:
+    """``run()`` ends the process without the interpreter's teardown: what a command
+    printed, its exit code and the atexit handlers
+    must survive that, and a non-daemon thread must still be waited for."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "marker"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RUN_WITH_ATEXIT,
+            str(marker),
+            thread,
+            "catalog",
+            "threats",
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout) > 20_000
+    assert json.loads(proc.stdout)
+    assert marker.read_text() == "atexit ran"
+    if thread == "thread":
+        assert Path(f"{marker}.thread").read_text() == "thread finished"
+    bad = subprocess.run(
+        [sys.executable, "-c", RUN_WITH_ATEXIT, str(marker), thread, "threat-model", "nope.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2
+    assert "nope.yaml" in bad.stderr

@@ -6,10 +6,13 @@ input or usage, one line naming the file and what is wrong · 3 internal error.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -105,4 +108,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    _exit(main())
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process once the command is done, without the interpreter's teardown.
+
+    Finalizing the modules a data check loads (pyarrow, scipy, scikit-learn, pandas) and
+    freeing its arrays takes about 0.4 s, a fifth of the 2-second budget of a million-row
+    check, and does nothing a finished command needs. The output is flushed and the
+    atexit handlers run as usual; a command that left a non-daemon thread running (a
+    server) gets the normal shutdown, which waits for it.
+    """
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to write to
+            stream.flush()
+    os._exit(code)

@@ -1,0 +1,73 @@
+"""The calibration's Newton solver against scipy's L-BFGS-B on the same likelihood."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from custodes.data.check.model import fit_model
+
+
+def _scipy_optimum(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    z0 = logits - logits.max(axis=1, keepdims=True)
+    rows = np.arange(y.size)
+
+    def nll(theta: np.ndarray) -> float:
+        z = z0 * theta[0]
+        z[:, 1:] += theta[1:]
+        z -= z.max(axis=1, keepdims=True)
+        lp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-lp[rows, y].mean())
+
+    k = logits.shape[1]
+    res = minimize(nll, np.r_[1.0, np.zeros(k - 1)], method="L-BFGS-B", tol=1e-12)
+    return np.asarray(res.x), float(res.fun)
+
+
+def _overconfident(rng: np.random.Generator, n: int, k: int, scale: float, bias: np.ndarray):
+    """Labels drawn from softmax(true logits + bias) while the model reports scale x logits."""
+    true = rng.normal(0, 1.5, size=(n, k))
+    p = np.exp(true + bias)
+    p /= p.sum(axis=1, keepdims=True)
+    y = (p.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1)
+    return true * scale, y.astype(np.int64)
+
+
+@pytest.mark.parametrize(("k", "scale"), [(2, 2.5), (2, 0.4), (4, 3.0), (7, 1.7)])
+def test_newton_reaches_scipys_optimum(k: int, scale: float) -> None:
+    rng = np.random.default_rng(k)
+    bias = np.r_[0.0, rng.normal(0, 0.7, size=k - 1)]
+    logits, y = _overconfident(rng, 40_000, k, scale, bias)
+    cal = fit_model(logits.copy(), y)
+    x, best = _scipy_optimum(logits, y)
+    # the fitted temperature undoes the overconfidence, as scipy's does
+    assert cal.temperature == pytest.approx(x[0], rel=2e-3)
+    assert cal.temperature == pytest.approx(1 / scale, rel=0.05)
+    assert np.allclose(cal.bias[1:], x[1:], atol=5e-3)
+    assert np.allclose(cal.bias, bias - bias[0], atol=0.08)
+    # and its likelihood is no worse than scipy's
+    p = cal.proba[np.arange(y.size), y]
+    assert -np.log(p).mean() <= best + 1e-9
+    assert np.allclose(cal.proba.sum(axis=1), 1.0)
+
+
+def test_unlabelled_rows_are_left_out_and_few_labels_keep_identity() -> None:
+    rng = np.random.default_rng(0)
+    logits, y = _overconfident(rng, 5_000, 2, 2.0, np.zeros(2))
+    y[::2] = -1
+    cal = fit_model(logits.copy(), y)
+    x, _ = _scipy_optimum(logits[y >= 0], y[y >= 0])
+    assert cal.temperature == pytest.approx(x[0], rel=2e-3)
+    few = fit_model(logits[:40].copy(), y[:40])
+    assert few.temperature == 1.0
+    assert few.bias == (0.0, 0.0)
+
+
+def test_a_class_missing_from_the_labels_still_converges() -> None:
+    rng = np.random.default_rng(3)
+    logits, _ = _overconfident(rng, 3_000, 3, 1.0, np.zeros(3))
+    y = rng.integers(0, 2, size=3_000)  # class 2 never appears
+    cal = fit_model(logits.copy(), y)
+    assert np.isfinite(cal.proba).all()
+    assert cal.proba[:, 2].mean() < 0.01

@@ -174,7 +174,10 @@ def run_data_checks(
         batch = root / dc.batch
         try:
             result = check_batch(
-                str(batch), Baseline.load(root / dc.baseline), tiers=dc.tiers or None
+                str(batch),
+                Baseline.load(root / dc.baseline),
+                tiers=dc.tiers or None,
+                label_issues=True,  # the report explains a verdict; seconds matter less here
             )
         except CustodesError as exc:
             outcomes.append(DataCheckOutcome(dc.id, dc.batch, None, error=exc.diagnostics()))

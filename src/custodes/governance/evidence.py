@@ -85,7 +85,7 @@ def data_check_evidence(path: Path, baseline: Path | None) -> dict[str, Any]:
     if baseline is None:
         raise UsageError("a data check needs --baseline (built with custodes data baseline)")
     reference = Baseline.load(baseline)
-    result = check_batch(str(path), reference)
+    result = check_batch(str(path), reference, label_issues=True)
     return {
         "verdict": result.verdict,
         "reasons": list(result.reasons)[:_LISTED],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -101,3 +102,37 @@ def test_labels_rates_per_source(cli: Callable[..., Result], corpus: Path) -> No
     assert res.code == 0, res.err
     doc = json.loads(res.out)
     assert set(doc["per_source"]) == {"first_party", "broker", "user_generated"}
+
+
+def test_label_issues_are_opt_in_and_point_at_the_flipping_source(
+    check: Callable[..., tuple[int, str]], corpus: Path
+) -> None:
+    """cleanlab's per-source rates cost an import of 0.7 s, so only --label-issues runs it;
+    then the source whose labels were flipped has more label issues than the others."""
+    batch = str(corpus / "batches" / "label_flip_subpop.parquet")
+    args = (batch, "--baseline", str(corpus / "baseline.json"), "--format", "json")
+    truth = json.loads((corpus / "truth" / "label_flip_subpop.json").read_text())
+    flipped_source = truth["details"]["subpopulation"]["source"]
+
+    def run(*extra: str) -> dict[str, Any]:
+        code, text = check(*args, *extra)
+        assert code == 1
+        doc: dict[str, Any] = json.loads(text[text.index("{") : text.rindex("}") + 1])
+        assert doc["verdict"] == "suspected_poisoning"
+        return doc
+
+    plain = run()
+    assert plain["cleanlab"]["available"] is False
+    assert "not requested" in plain["cleanlab"]["reason"]
+    assert all(s["label_issue_rate"] is None for s in plain["sources"])
+    asked = run("--label-issues")
+    info = asked["cleanlab"]
+    assert isinstance(info, dict)
+    assert info["available"] is True
+    assert 0 < info["issues"] <= info["scored_rows"]
+    rates = {s["source"]: s for s in asked["sources"]}
+    flipped = rates[flipped_source]
+    assert flipped["label_issue_rate"] > flipped["other_label_issue_rate"]
+    for name, s in rates.items():
+        if name != flipped_source and s["rows"]:
+            assert s["label_issue_rate"] < flipped["label_issue_rate"]

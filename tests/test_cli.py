@@ -297,3 +297,25 @@ def test_console_entry_point_flushes_output_and_runs_atexit_handlers(
     )
     assert bad.returncode == 2
     assert "nope.yaml" in bad.stderr
+
+
+@pytest.mark.parametrize(("user", "expected"), [(None, "False"), ("1", "True")])
+def test_command_turns_numpy_huge_pages_off_unless_the_user_chose(
+    user: str | None, expected: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if user is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = user
+    code = (
+        "import custodes.cli.main\n"
+        "from numpy._core.multiarray import _get_madvise_hugepage\n"
+        "print(_get_madvise_hugepage())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.stdout.strip() == expected, out.stderr

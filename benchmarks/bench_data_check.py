@@ -47,15 +47,9 @@ F = {f.id for f in r.flagged}
 def pr(flags, tgt):
     tp = len(flags & tgt)
     return (round(tp / len(flags), 3) if flags else None, round(tp / len(tgt), 3) if tgt else None)
-# cleanlab alone: its label issues on the same batch with the same calibrated probabilities
-from custodes.data.check.checker import read_batch
-tb = read_batch(f"{root}/batches/{sc}.parquet")
-ids = np.asarray(tb.column("patient_id"))
-cl = set(ids[np.asarray(r.cleanlab.get("mask", []), bool)].tolist()) if "mask" in r.cleanlab else None
 print(json.dumps({"scenario": sc, "verdict": r.verdict, "acceptable": truth["acceptable_verdicts"],
     "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_mb": round(peak), "flagged": len(F),
-    "pr_custodes": pr(F, target), "pr_custodes_all_truth": pr(F, P),
-    "cleanlab_rate": r.cleanlab.get("rate")}))
+    "pr_custodes": pr(F, target), "pr_custodes_all_truth": pr(F, P)}))
 """
 
 CLEANLAB = r"""

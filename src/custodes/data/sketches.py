@@ -48,7 +48,6 @@ __all__ = [
     "b64encode",
     "hash_strings",
     "mix64",
-    "mix64_inplace",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -313,24 +312,6 @@ def mix64(x: U64) -> U64:
     z = (z ^ (z >> np.uint64(27))) * _M2
     out: U64 = z ^ (z >> np.uint64(31))
     return out
-
-
-def mix64_inplace(z: U64, scratch: U64 | None = None) -> U64:
-    """:func:`mix64` overwriting its argument: the same bits with a third of the
-    temporaries, for the loops that hash a million rows column after column.
-
-    ``scratch`` (same shape as ``z``) takes the shifted copies, so none is allocated."""
-    t = np.empty_like(z) if scratch is None else scratch
-    z += _GOLDEN
-    np.right_shift(z, np.uint64(30), out=t)
-    z ^= t
-    z *= _M1
-    np.right_shift(z, np.uint64(27), out=t)
-    z ^= t
-    z *= _M2
-    np.right_shift(z, np.uint64(31), out=t)
-    z ^= t
-    return z
 
 
 def hash_strings(arr: pa.Array | pa.ChunkedArray, null_hash: int = 0) -> U64:

@@ -44,7 +44,10 @@ PSI_DRIFT = 0.1
 """Corrected PSI from which a column has drifted (the customary 'moderate shift')."""
 NOISE_SIGMAS = 5.0
 QUANTILES = np.linspace(0.01, 0.99, 50)
-SAMPLE = 200_000
+SAMPLE = 50_000
+"""Rows the Wasserstein distance reads at most: a quantile of 50k rows is off by at most
+0.22 percentage points of rank (one standard error), far below what the reported
+distance resolves, and four times cheaper to sort than 200k on each numeric column."""
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,11 @@ def _wasserstein(
     if profile.hist is None or profile.count < 2:
         return None
     x = float_with_nan(arr) if x is None else x
+    if x.size > SAMPLE:  # an evenly spaced subsample: deterministic and unbiased for order
+        x = x[:: x.size // SAMPLE + 1]
     x = x[~np.isnan(x)]
     if x.size < 2:
         return None
-    if x.size > SAMPLE:  # an evenly spaced subsample: deterministic and unbiased for order
-        x = x[:: x.size // SAMPLE + 1]
     rq = np.asarray(profile.quantiles(QUANTILES.tolist()), np.float64)
     bq = np.quantile(x, QUANTILES)
     lo, hi = profile.quantiles([0.05, 0.95])

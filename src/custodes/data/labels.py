@@ -135,11 +135,13 @@ def index_codes(arr: pa.Array | pa.ChunkedArray, values: list[str], missing: int
             ind = c.indices.fill_null(len(d)).to_numpy(zero_copy_only=False)
             parts.append(lut[ind])
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    if chunks and all(pa.types.is_integer(c.type) for c in chunks):
-        got = _integer_values(arr, 0)
+    boolean = bool(chunks) and all(pa.types.is_boolean(c.type) for c in chunks)
+    if boolean or (chunks and all(pa.types.is_integer(c.type) for c in chunks)):
+        # booleans as 0/1 through the same table, named as Arrow writes them as text
+        got = _integer_values(arr.cast(pa.int8()) if boolean else arr, 0)
         if got is not None:
             v, valid, lo, hi = got
-            names = [str(i) for i in range(lo, hi + 1)]
+            names = [("true" if i else "false") if boolean else str(i) for i in range(lo, hi + 1)]
             pos = pc.index_in(pa.array(names, pa.string()), value_set=lookup).fill_null(missing)
             table = np.asarray(pos.to_numpy(zero_copy_only=False), np.int64)
             out = table[v - lo] if v.size else np.zeros(0, np.int64)

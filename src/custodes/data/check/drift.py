@@ -117,9 +117,11 @@ def _wasserstein(
 ) -> float | None:
     if profile.hist is None or profile.count < 2:
         return None
-    x = float_with_nan(arr) if x is None else x
-    if x.size > SAMPLE:  # an evenly spaced subsample: deterministic and unbiased for order
-        x = x[:: x.size // SAMPLE + 1]
+    step = len(arr) // SAMPLE + 1  # an evenly spaced subsample: deterministic, unbiased
+    if x is None:  # only the sampled rows become floats
+        x = float_with_nan(arr.take(np.arange(0, len(arr), step)) if step > 1 else arr)
+    elif step > 1:
+        x = x[::step]
     x = x[~np.isnan(x)]
     if x.size < 2:
         return None

@@ -101,6 +101,18 @@ def _profile_similarity(ref: ColumnProfile, arr: pa.ChunkedArray | pa.Array) -> 
     return len(ref_vals & got) / max(len(ref_vals | got), 1)
 
 
+def _outside(arr: pa.ChunkedArray | pa.Array, x: np.ndarray | None, lo: float, hi: float) -> int:
+    """Values outside [lo, hi]. Integer columns are compared in Arrow, exactly and without
+    a float64 copy of the column (nothing downstream needs one: they bin by table)."""
+    if x is not None:
+        return int(np.count_nonzero((x < lo) | (x > hi)))
+    mm = pc.min_max(arr)
+    low, high = mm["min"].as_py(), mm["max"].as_py()
+    if low is None or (low >= lo and high <= hi):
+        return 0
+    return int(pc.sum(pc.or_(pc.less(arr, lo), pc.greater(arr, hi))).as_py() or 0)
+
+
 def _constraint_issues(
     name: str,
     arr: pa.ChunkedArray | pa.Array,
@@ -113,7 +125,16 @@ def _constraint_issues(
     kind = str(cons.get("kind", ""))
     nulls = arr.null_count
     x: np.ndarray | None = None
-    if kind in ("numeric", "datetime") and kind_of(arr.type) in ("numeric", "datetime"):
+    integers = kind == "numeric" and pa.types.is_integer(arr.type)
+    if (
+        not integers
+        and kind in ("numeric", "datetime")
+        and kind_of(arr.type)
+        in (
+            "numeric",
+            "datetime",
+        )
+    ):
         x = float_with_nan(arr)
         if floats is not None:
             floats[name] = x
@@ -131,8 +152,8 @@ def _constraint_issues(
             )
         )
     lo, hi = cons.get("min"), cons.get("max")
-    if x is not None and isinstance(lo, int | float) and isinstance(hi, int | float):
-        bad = int(np.count_nonzero((x < lo) | (x > hi)))
+    if (x is not None or integers) and isinstance(lo, int | float) and isinstance(hi, int | float):
+        bad = _outside(arr, x, lo, hi)
         if bad > max(2, RANGE_TOLERANCE * n):
             out.append(
                 SchemaIssue(

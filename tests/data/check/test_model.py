@@ -1,11 +1,14 @@
-"""The calibration's Newton solver against scipy's L-BFGS-B on the same likelihood."""
+"""The calibrated baseline model: naive Bayes logits, and the Newton solver against scipy."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from custodes.data import Baseline
 from custodes.data.check.model import fit_model
 
 
@@ -71,3 +74,37 @@ def test_a_class_missing_from_the_labels_still_converges() -> None:
     cal = fit_model(logits.copy(), y)
     assert np.isfinite(cal.proba).all()
     assert cal.proba[:, 2].mean() < 0.01
+
+
+def test_naive_bayes_logits_give_the_textbook_posterior(corpus: Path, baseline: Baseline) -> None:
+    """Softmax of the (first-class-relative) logits is P(class | bins, source) computed
+    row by row from the baseline's add-one-smoothed counts."""
+    from custodes.data.check.checker import _codes, read_batch
+    from custodes.data.check.drift import bin_column
+    from custodes.data.check.model import naive_bayes_logits
+
+    table = read_batch(corpus / "batches" / "clean.parquet").slice(0, 40)
+    sources = list(baseline.sources)
+    code = _codes(table.column(baseline.roles.source), sources, table.num_rows)
+    bins = {
+        k: b.index
+        for k in baseline.label_bins
+        if k in table.column_names and (b := bin_column(baseline, k, table.column(k)))
+    }
+    z = naive_bayes_logits(baseline, bins, code, sources)
+    assert np.all(z[:, 0] == 0.0)
+    got = np.exp(z - z.max(axis=1, keepdims=True))
+    got /= got.sum(axis=1, keepdims=True)
+    classes = baseline.classes
+    total = np.array([baseline.labels[c][baseline.roles.label].rows for c in classes], float)
+    src_rows = np.ones((len(sources) + 1, len(classes)))
+    for i, s in enumerate(sources):
+        src_rows[i] += np.asarray(next(iter(baseline.source_label_bins[s].values())).counts).sum(0)
+    for r in range(table.num_rows):
+        logp = np.log((total + 1) / (total.sum() + len(classes)))
+        for name, idx in bins.items():
+            c = np.asarray(baseline.label_bins[name].counts, float) + 1
+            logp += np.log(c[idx[r]] / c.sum(axis=0))
+        logp += np.log(src_rows[code[r]] / src_rows.sum(axis=0))
+        want = np.exp(logp - logp.max())
+        assert np.allclose(got[r], want / want.sum(), rtol=1e-9, atol=1e-12)

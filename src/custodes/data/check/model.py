@@ -59,7 +59,10 @@ def _softmax(z: F64) -> F64:
 def naive_bayes_logits(
     baseline: Baseline, bin_index: dict[str, I64], source_code: I64 | None, sources: list[str]
 ) -> F64:
-    """Unnormalised log P(class, features[, source]) per row (``bin_index``: per feature)."""
+    """Unnormalised log P(class, features[, source]) per row (``bin_index``: per feature),
+    less that of the first class: a softmax ignores a shift per row, so the first column
+    is zero and only the other classes gather from each feature's table (half the work
+    for a binary label)."""
     n = next(iter(bin_index.values())).size if bin_index else 0
     classes = baseline.classes
     total = np.asarray(
@@ -78,13 +81,13 @@ def naive_bayes_logits(
             if sb:
                 rows[i] += np.asarray(next(iter(sb.values())).counts, np.float64).sum(axis=0)
         tables.append((np.log(rows / rows.sum(axis=0, keepdims=True)), source_code))
-    # one class at a time, gathering from each small table's column: the same additions
-    # in the same order as adding row blocks, without a (rows x classes) temporary each
-    out = np.empty((n, len(classes)))
-    for k in range(len(classes)):
-        col = np.full(n, prior[k])
+    # one class at a time, gathering from each small table's column (as a difference to
+    # the first class): no (rows x classes) temporary per feature
+    out = np.zeros((n, len(classes)))
+    for k in range(1, len(classes)):
+        col = np.full(n, prior[k] - prior[0])
         for table, idx in tables:
-            col += np.ascontiguousarray(table[:, k])[idx]
+            col += np.ascontiguousarray(table[:, k] - table[:, 0])[idx]
         out[:, k] = col
     return out
 

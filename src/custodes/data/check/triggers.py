@@ -92,9 +92,10 @@ def _candidates(
         share = np.bincount(dec, weights=c, minlength=8).cumsum() / max(c.sum(), 1)
         grid = int(np.searchsorted(share, GRID_SHARE))
         lo, hi = profile.min, profile.max
-        for val, cnt, d in zip(v, c, dec, strict=True):
-            if cnt < max(MIN_ROWS, 1e-4 * n):
-                continue
+        # only values with enough rows can be triggers: tens of thousands of distinct
+        # values (a step count) leave a handful for the loop
+        big = c >= max(MIN_ROWS, 1e-4 * n)
+        for val, d in zip(v[big], dec[big], strict=True):
             if d > grid and grid < 6:
                 out.append((repr(float(val)), f"off the column's {10.0**-grid:g} grid"))
             elif lo is not None and hi is not None and not lo <= val <= hi:

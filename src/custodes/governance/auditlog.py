@@ -329,11 +329,15 @@ def append_many(
     return range(first, first + len(entries))
 
 
-def latest_head(session: Session) -> dict[str, Any] | None:
-    """The newest signed tree head as a dict, or None for an empty log."""
-    head = session.execute(
+def _newest_head(session: Session) -> TreeHead | None:
+    return session.execute(
         select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)
     ).scalar_one_or_none()
+
+
+def latest_head(session: Session) -> dict[str, Any] | None:
+    """The newest signed tree head as a dict, or None for an empty log."""
+    head = _newest_head(session)
     return None if head is None else _head_dict(head)
 
 
@@ -714,6 +718,23 @@ def _stored_public_pem(session: Session) -> str | None:
     return session.execute(select(LogState.public_key_pem).where(LogState.id == 1)).scalar()
 
 
+def _leaves_below(session: Session, tree_size: int) -> list[bytes]:
+    """The leaf hashes a head of ``tree_size`` covers, streamed (InputError if any is missing)."""
+    stmt = (
+        select(LogEntry.leaf_hash)
+        .where(LogEntry.seq < tree_size)
+        .order_by(LogEntry.seq)
+        .execution_options(yield_per=_STREAM_BATCH)
+    )
+    leaves = [bytes.fromhex(h) for h in session.execute(stmt).scalars()]
+    if len(leaves) != tree_size:
+        raise InputError(
+            f"the audit log has {len(leaves)} entries below its head of size {tree_size}; "
+            "run `custodes audit verify`"
+        )
+    return leaves
+
+
 def inclusion_bundle(
     session: Session, seq: int, public_key_pem: str | None = None
 ) -> dict[str, Any]:
@@ -723,26 +744,13 @@ def inclusion_bundle(
     recorded by the first append; a checker should compare its key id with the one it
     trusts.
     """
-    head = session.execute(
-        select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)
-    ).scalar_one_or_none()
+    head = _newest_head(session)
     if head is None or not 0 <= seq < head.tree_size:
         raise InputError(f"audit log entry {seq} does not exist or is not yet covered by a head")
     entry = session.get(LogEntry, seq)
     if entry is None:
         raise InputError(f"audit log entry {seq} is missing")
-    leaves_stmt = (
-        select(LogEntry.leaf_hash)
-        .where(LogEntry.seq < head.tree_size)
-        .order_by(LogEntry.seq)
-        .execution_options(yield_per=_STREAM_BATCH)
-    )
-    leaves = [bytes.fromhex(h) for h in session.execute(leaves_stmt).scalars()]
-    if len(leaves) != head.tree_size:
-        raise InputError(
-            f"the audit log has {len(leaves)} entries below its head of size {head.tree_size}; "
-            "run `custodes audit verify`"
-        )
+    leaves = _leaves_below(session, head.tree_size)
     pem = public_key_pem if public_key_pem is not None else _stored_public_pem(session)
     return {
         "format": INCLUSION_FORMAT,
@@ -795,27 +803,14 @@ def consistency_bundle(
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof that the signed head at ``old_size`` (say, one a witness
     kept) is a prefix of the newest signed head: nothing before it was rewritten."""
-    newest = session.execute(
-        select(TreeHead).order_by(TreeHead.tree_size.desc()).limit(1)
-    ).scalar_one_or_none()
+    newest = _newest_head(session)
     if newest is None or not 1 <= old_size <= newest.tree_size:
         size = 0 if newest is None else newest.tree_size
         raise InputError(f"no signed tree head of size {old_size} (the log has {size} entries)")
     old = session.get(TreeHead, old_size)
     if old is None:
         raise InputError(f"the log has no signed tree head of size {old_size}")
-    leaves_stmt = (
-        select(LogEntry.leaf_hash)
-        .where(LogEntry.seq < newest.tree_size)
-        .order_by(LogEntry.seq)
-        .execution_options(yield_per=_STREAM_BATCH)
-    )
-    leaves = [bytes.fromhex(h) for h in session.execute(leaves_stmt).scalars()]
-    if len(leaves) != newest.tree_size:
-        raise InputError(
-            f"the audit log has {len(leaves)} entries below its head of size "
-            f"{newest.tree_size}; run `custodes audit verify`"
-        )
+    leaves = _leaves_below(session, newest.tree_size)
     pem = public_key_pem if public_key_pem is not None else _stored_public_pem(session)
     return {
         "format": CONSISTENCY_FORMAT,

@@ -366,3 +366,15 @@ def test_witness_file_of_the_wrong_shape_is_exit_2(
     witness.write_text(head, encoding="utf-8")
     r = flowed.fails(2, "audit", "verify", "--witness", witness)
     assert str(witness) in r.err
+
+
+@pytest.mark.parametrize("head", ["{}", '{"key_id": "x"}'])
+def test_project_witness_of_the_wrong_shape_fails_verification_cleanly(
+    flowed: Project, head: str
+) -> None:
+    """The project's own witness head, rewritten into something that is not a signed
+    head, makes the log unverifiable (exit 1, named), never an internal error."""
+    (flowed.root / ".custodes" / "witness.json").write_text(head, encoding="utf-8")
+    r = flowed.fails(1, "audit", "verify")
+    assert "trusted tree head is not valid" in r.out + r.err
+    assert "internal error" not in r.out + r.err

@@ -619,15 +619,15 @@ def _verify_stream(
     problem decides the result, so the first bad entry is named whatever the chunking.
     """
     kid = key_id(public_key)
-    trusted_size = int(trusted_head["tree_size"]) if trusted_head is not None else None
     trusted: tuple[int, Any] | None = None
     if trusted_head is not None:
+        # the signature check reads the head's fields safely: a malformed head is a
+        # reason, never a KeyError from here
         problem = _check_head_signature(trusted_head, public_key, kid)
         if problem:
             reason = f"the trusted tree head is not valid: {problem}"
             return LogVerification(False, 0, None, reason, None)
-        assert trusted_size is not None
-        trusted = (trusted_size, trusted_head["root_hash"])
+        trusted = (int(trusted_head["tree_size"]), trusted_head["root_hash"])
     chunker = _Chunker(rows, heads)
     newest: dict[str, Any] | None = None
     raw_key = public_key.public_bytes_raw()
@@ -648,11 +648,11 @@ def _verify_stream(
                 f"entry {size} is missing: a signed tree head covers "
                 f"{_as_head(chunker.pending)['tree_size']} entries but the log has {size}",
             )
-        if trusted_size is not None and trusted_size > size:
+        if trusted is not None and trusted[0] > size:
             raise _Bad(
                 size,
                 f"entry {size} is missing: the log was truncated to {size} entries, "
-                f"below the trusted tree head of size {trusted_size}",
+                f"below the trusted tree head of size {trusted[0]}",
             )
         covered = int(newest["tree_size"]) if newest is not None else 0
         if covered < size:

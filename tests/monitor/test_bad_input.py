@@ -219,3 +219,27 @@ def test_truncated_parquet_and_odd_labels_are_exit_2(
     r = cli("monitor", "check", good, "-r", reference, "--now", NOW, "--labels", labels)
     assert r.code == 2, r.err
     assert "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--port", "70000"], "65535"),
+        (["--port", "-1"], "greater than or equal to 0"),
+        (["--interval", "nan"], "--interval"),
+        (["--interval", "inf"], "--interval"),
+        (["--eval-every", "0"], "--eval-every"),
+    ],
+)
+def test_monitor_run_refuses_unusable_settings(
+    cli: Callable[..., Result], tmp_path: Path, args: list[str], says: str
+) -> None:
+    """A port outside 0-65535 was an internal error; an interval of nan or inf made a
+    monitor that never looks stale. Both are usage errors, before anything starts."""
+    r = cli(
+        "monitor", "run", "--reference", str(tmp_path / "ref.parquet"), "--model", "m",
+        "--no-store", "--duration", "1", *args,
+    )  # fmt: skip
+    assert r.code == 2
+    assert says in r.out + r.err
+    assert "internal error" not in r.out + r.err

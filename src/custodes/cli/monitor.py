@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -229,7 +230,9 @@ def run_command(
     ] = 10.0,
     webhook: WebhookOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 9464,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port (0: any free port).")
+    ] = 9464,
     duration: Annotated[
         float | None, typer.Option("--duration", help="Stop after this many seconds.")
     ] = None,
@@ -247,8 +250,9 @@ def run_command(
     from custodes.monitor import parse_window
     from custodes.monitor.service import MonitorServer, MonitorSettings, parse_webhooks
 
-    if interval <= 0 or eval_every <= 0:
-        raise UsageError("--interval and --eval-every must be positive")
+    # nan or inf would make a monitor that never looks stale
+    if not all(math.isfinite(v) and v > 0 for v in (interval, eval_every)):
+        raise UsageError("--interval and --eval-every must be positive numbers of seconds")
     settings = MonitorSettings(
         name=name or f"{model}-monitor",
         model=model,

@@ -29,7 +29,7 @@ def _table(rng: np.random.Generator, n: int, wild: int = 0, nulls: bool = True) 
     )
 
 
-@pytest.mark.parametrize("wild", [0, 3, 400])
+@pytest.mark.parametrize("wild", [0, 3, 11, 400])
 def test_out_of_range_counts_match_across_types(wild: int) -> None:
     rng = np.random.default_rng(11)
     baseline = build_baseline([_table(rng, 100_000)])

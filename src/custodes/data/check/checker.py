@@ -11,6 +11,7 @@ The verdict is the worst that applies: ``schema_violation`` > ``suspected_poison
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import os
@@ -61,7 +62,10 @@ SIGNATURE_SAMPLE = 200_000
 WORKERS = 2
 """Threads for the per-column work: the machine the bar is set on has two cores."""
 SKIPPED = "not needed: no poisoning signal fired (label_issues='always' computes it)"
-NOT_REQUESTED = "not requested (--label-issues computes them once a poisoning signal fires)"
+NOT_REQUESTED = (
+    "not requested (label_issues=True, on the command line --label-issues, computes them "
+    "once a poisoning signal fires)"
+)
 MIN_OVERLAP = 0.5
 """Share of the baseline's columns a batch must have to be the same dataset at all."""
 
@@ -159,21 +163,18 @@ def check_batch(
     # pyarrow imports pandas (0.2 s of CPU) the first time it turns a Python value into
     # Arrow (a fill value, a lookup list): import it while Arrow decodes (its threads
     # leave the GIL free) rather than inside the per-column stages
-    threading.Thread(target=_prefetch, args=(["pandas"],), daemon=True).start()
+    threading.Thread(target=_prefetch, args=("pandas",), daemon=True).start()
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="custodes-check") as pool:
         result = _check(batch, baseline, tiers, label_issues, pool, stages)
     stages.report()
     return replace(result, seconds=time.perf_counter() - start)
 
 
-def _prefetch(modules: list[str]) -> None:
-    """Import modules in the background, in order (the import lock makes a later import
-    of the same module wait for this one)."""
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: S112 - the real import, where it is used, reports it
-            continue
+def _prefetch(module: str) -> None:
+    """Import a module in the background (the import lock makes a later import of the
+    same module wait for this one)."""
+    with contextlib.suppress(Exception):  # the real import, where it is used, reports it
+        importlib.import_module(module)
 
 
 class _Once:
@@ -186,7 +187,7 @@ class _Once:
     def __call__(self) -> None:
         if not self.started:
             self.started = True
-            threading.Thread(target=_prefetch, args=([self.module],), daemon=True).start()
+            threading.Thread(target=_prefetch, args=(self.module,), daemon=True).start()
 
 
 class _Stages:

@@ -20,7 +20,7 @@ import numpy as np
 from custodes.data.baseline import Baseline
 from custodes.data.sketches import F64, I64
 
-__all__ = ["Calibrated", "fit_model"]
+__all__ = ["Calibrated", "fit_model", "naive_bayes_logits", "row_reduce"]
 
 FIT_ROWS = 300_000
 
@@ -113,16 +113,19 @@ def _newton(z0: F64, y: I64, theta: F64) -> F64:
         _softmax(p)
         return -float(np.log(np.clip(p[rows, y], 1e-300, None)).sum()) / n
 
+    zy_sum = float(z0[rows, y].sum())  # neither depends on theta
+    class_rows = np.bincount(y, minlength=k)[1:]
     value = nll(theta)
     for _ in range(NEWTON_STEPS):
         # p holds the probabilities at theta; d/dtheta of the logits is (z, e_1..e_k-1)
-        zy = z0[rows, y]
-        m = row_reduce(p * z0, np.add)[:, 0]  # E_p[z] per row
+        pz = p * z0
+        m = row_reduce(pz, np.add)[:, 0]  # E_p[z] per row
         grad = np.empty(k)
-        grad[0] = float((m - zy).sum())
-        grad[1:] = p[:, 1:].sum(axis=0) - np.bincount(y, minlength=k)[1:]
+        grad[0] = float(m.sum()) - zy_sum
+        grad[1:] = p[:, 1:].sum(axis=0) - class_rows
         hess = np.empty((k, k))
-        hess[0, 0] = float((row_reduce(p * z0 * z0, np.add)[:, 0] - m * m).sum())
+        pz *= z0
+        hess[0, 0] = float((row_reduce(pz, np.add)[:, 0] - m * m).sum())
         cross = (p[:, 1:] * (z0[:, 1:] - m[:, None])).sum(axis=0)
         hess[0, 1:] = hess[1:, 0] = cross
         pb = p[:, 1:]

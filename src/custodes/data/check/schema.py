@@ -126,15 +126,8 @@ def _constraint_issues(
     nulls = arr.null_count
     x: np.ndarray | None = None
     integers = kind == "numeric" and pa.types.is_integer(arr.type)
-    if (
-        not integers
-        and kind in ("numeric", "datetime")
-        and kind_of(arr.type)
-        in (
-            "numeric",
-            "datetime",
-        )
-    ):
+    ordered = ("numeric", "datetime")
+    if not integers and kind in ordered and kind_of(arr.type) in ordered:
         x = float_with_nan(arr)
         if floats is not None:
             floats[name] = x
@@ -192,9 +185,10 @@ def align(
 ) -> Aligned:
     """Compare the batch's columns with the baseline's and align it for analysis.
 
-    ``floats``, when given, receives each numeric column as :func:`float_with_nan` gave
-    it for the range check, so that binning and drift reuse it instead of converting a
-    million rows again; ``pool`` runs the per-column constraint checks (numpy and Arrow
+    ``floats``, when given, receives each float and datetime column as
+    :func:`float_with_nan` gave it for the range check, so that binning and drift reuse it
+    instead of converting a million rows again (integer columns are checked in Arrow and
+    bin by table, so they need no float copy); ``pool`` runs the per-column constraint checks (numpy and Arrow
     release the GIL) on the caller's threads.
     """
     ref_cols = list(baseline.columns)

@@ -147,9 +147,12 @@ def find_triggers(
             continue
         if pa.types.is_dictionary(arr.type):
             arr = arr.cast(arr.type.value_type)
+        x: F64 | None = None
+        if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
+            # once per column, not per candidate (integer columns are not in ``floats``)
+            x = floats[name] if floats is not None and name in floats else float_with_nan(arr)
         for text, why in found:
-            if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
-                x = floats[name] if floats is not None and name in floats else float_with_nan(arr)
+            if x is not None:
                 mask = x == float(text)
             else:
                 mask = np.asarray(pc.equal(arr.cast(pa.string()), text).fill_null(False))

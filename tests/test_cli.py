@@ -312,7 +312,10 @@ def test_command_turns_numpy_huge_pages_off_unless_the_user_chose(
         env["NUMPY_MADVISE_HUGEPAGE"] = user
     code = (
         "import custodes.cli.main\n"
-        "from numpy._core.multiarray import _get_madvise_hugepage\n"
+        "try:\n"
+        "    from numpy._core.multiarray import _get_madvise_hugepage\n"
+        "except ImportError:  # numpy 1.x\n"
+        "    from numpy.core.multiarray import _get_madvise_hugepage\n"
         "print(_get_madvise_hugepage())\n"
     )
     out = subprocess.run(

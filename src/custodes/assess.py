@@ -336,14 +336,14 @@ def assess(
         gaps[1] = gaps.get(1, []) + model_gaps(models)[1]
         tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, gaps))
     if tm is not None and tm.system.model.endpoints:
-        from custodes.monitor.assess import monitor_evidence
+        from custodes.monitor.assess import STORE_FILE, monitor_evidence
 
         monitor_findings, monitor_gaps = monitor_evidence(tm.system.model, root)
-        if (root / ".custodes" / "custodes.db").is_file():
+        if (root / STORE_FILE).is_file():
             analyzers.append("monitor")
         findings.extend(monitor_findings)
         tm = replace(tm, diagnostic=with_evidence(tm.diagnostic, monitor_gaps))
-    gov = governance_status(root) if project.is_dir() or tm is not None else None
+    gov = governance_status(root)
     if gov is not None:
         analyzers.append("governance")
         gov_findings, gov_gaps = governance_gaps(gov)

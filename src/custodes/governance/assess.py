@@ -130,14 +130,14 @@ def _has_store(root: Path) -> bool:
     return (folder / "custodes.db").is_file() and (folder / f"{LOG_KEY_NAME}.pem").is_file()
 
 
-def governance_status(root: Path, db: str | None = None) -> GovernanceStatus | None:
+def governance_status(root: Path) -> GovernanceStatus | None:
     """The gate status of every artifact in ROOT's store; None when there is no store."""
-    if db is None and not _has_store(root):
+    if not _has_store(root):
         return None
     from custodes.governance.service import Governance
 
     try:
-        gov = Governance.open(root, db)
+        gov = Governance.open(root, create=False)
     except CustodesError as exc:
         return GovernanceStatus(str(root), "", False, error=exc.diagnostics())
     try:

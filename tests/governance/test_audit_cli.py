@@ -378,3 +378,24 @@ def test_project_witness_of_the_wrong_shape_fails_verification_cleanly(
     r = flowed.fails(1, "audit", "verify")
     assert "trusted tree head is not valid" in r.out + r.err
     assert "internal error" not in r.out + r.err
+
+
+def test_check_proof_blames_the_witness_file_and_refuses_it_for_inclusion(
+    flowed: Project, tmp_path: Path
+) -> None:
+    p = flowed
+    old_size = json.loads((p.root / ".custodes" / "witness.json").read_text())["tree_size"]
+    more = p.write("models/m3.bin", b"more weights\n")
+    p.ok("registry", "register", "model", "m3", more, who="bob")
+    consistency, inclusion = tmp_path / "consistency.json", tmp_path / "inclusion.json"
+    p.ok("audit", "prove-consistency", str(old_size), "-o", consistency)
+    p.ok("audit", "prove", "1", "-o", inclusion)
+    shapeless = tmp_path / "kept.json"
+    shapeless.write_text("{}", encoding="utf-8")
+    r = p.cli("audit", "check-proof", consistency, "--witness", shapeless)
+    assert r.code == 2
+    assert str(shapeless) in r.err
+    assert str(consistency) not in r.err
+    r = p.cli("audit", "check-proof", inclusion, "--witness", shapeless)
+    assert r.code == 2
+    assert "consistency proofs only" in r.err

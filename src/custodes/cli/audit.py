@@ -15,7 +15,7 @@ import typer
 
 from custodes.cli.common import ListFormat, console, dump_json, write_output
 from custodes.cli.govopts import DbOpt, ProjectOpt, ServerOpt, governance
-from custodes.errors import InputError
+from custodes.errors import InputError, UsageError
 
 __all__ = ["app"]
 
@@ -225,8 +225,11 @@ def check_proof_command(
     from custodes.governance import auditlog
 
     doc = _read_json(proof)
-    if doc.get("format") == auditlog.CONSISTENCY_FORMAT:
-        kept = _read_json(witness) if witness is not None else None
+    consistency = doc.get("format") == auditlog.CONSISTENCY_FORMAT
+    if witness is not None and not consistency:
+        raise UsageError("--witness applies to consistency proofs only")
+    if consistency:
+        kept = _read_head(witness) if witness is not None else None
         ok, detail = auditlog.check_consistency_bundle(doc, kept)
         malformed = detail.startswith("malformed consistency bundle")
     else:

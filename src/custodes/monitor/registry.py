@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from custodes.monitor.alerts import alert_payload, send_alert
+from custodes.provenance.manifest import canonical_bytes
 from custodes.store.models import MonitorHeartbeat, MonitorRecord
 
 if TYPE_CHECKING:
@@ -53,8 +54,7 @@ ACTOR = "custodes-monitor"
 
 def config_hash(config: dict[str, Any]) -> str:
     """``sha256:<hex>`` of the canonical JSON of a monitor's configuration."""
-    raw = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_bytes(config)).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from custodes.monitor.records import (
 )
 from custodes.monitor.result import BAD_INPUT_SHARE, OK, worst_verdict
 from custodes.monitor.windows import Windower, WindowSpec
+from custodes.provenance.hashing import hash_file
 
 if TYPE_CHECKING:
     from custodes.governance.service import Governance
@@ -72,14 +73,6 @@ class MonitorSettings:
     keep_windows: int = 48
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
-
-
 def monitor_config(s: MonitorSettings) -> dict[str, Any]:
     """The configuration whose hash is recorded: the reference's digest, the window, the
     heartbeat interval, every detection threshold and (hashed, they may hold tokens) the
@@ -87,7 +80,7 @@ def monitor_config(s: MonitorSettings) -> dict[str, Any]:
     return {
         "model": s.model,
         "reference": str(s.reference),
-        "reference_digest": _sha256_file(s.reference),
+        "reference_digest": "sha256:" + hash_file(s.reference)[1],
         "window": s.window.label,
         "interval_seconds": s.interval_s,
         "keep_windows": s.keep_windows,

@@ -41,21 +41,6 @@ def _pem(path: Path) -> str:
         raise InputError(f"cannot read public key: {exc}", path=path) from None
 
 
-def _ignore_store(project: Path) -> None:
-    """Keep the store, its log key and the witness head out of version control: the log
-    key signs the audit log, and the store is shared through custodes serve, not git."""
-    from custodes.governance.service import STORE_DIR
-
-    ignore = project / STORE_DIR / ".gitignore"
-    if not ignore.exists():
-        try:
-            ignore.write_text(
-                "# custodes state: never commit (the log key signs the audit log)\n*\n"
-            )
-        except OSError as exc:
-            raise InputError(f"cannot write {ignore.name}: {exc.strerror}", path=ignore) from None
-
-
 @app.command("init")
 def init_command(
     admin: Annotated[str, typer.Option("--admin", help="Handle of the first admin.")],
@@ -67,8 +52,10 @@ def init_command(
 ) -> None:
     """Create the store and its first admin (only while nobody is registered)."""
     with governance(project, db, create=True) as gov:
+        from custodes.governance.service import ignore_store
+
         gov.bootstrap(admin, _pem(public_key))
-        _ignore_store(project)
+        ignore_store(project)
         console.print(
             f"store ready at {gov.store.url}\n{admin} is admin; the audit log is signed with "
             f"{project / '.custodes' / 'log-key.pem'} (keep it; back it up)",

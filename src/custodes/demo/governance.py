@@ -210,7 +210,7 @@ def write_governance_history(root: Path) -> dict[str, Any]:
     """Write the week's governance history into ROOT/.custodes; a summary of what happened."""
     from custodes.governance import gates
     from custodes.governance.identity import Credential, public_pem
-    from custodes.governance.service import STORE_DIR, Governance, Refused
+    from custodes.governance.service import Governance, Refused, ignore_store
 
     root = root.resolve()
     keys = {name: Ed25519PrivateKey.generate() for name in PEOPLE}
@@ -218,11 +218,7 @@ def write_governance_history(root: Path) -> dict[str, Any]:
     pub = {name: public_pem(key.public_key()) for name, key in keys.items()}
     summary: dict[str, Any] = {}
     with Governance.open(root) as gov:
-        ignore = root / STORE_DIR / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text(
-                "# custodes state: never commit (the log key signs the audit log)\n*\n"
-            )
+        ignore_store(root)
         week = _Week.start(gov)
 
         # Monday: the store, the team, the policy; the model asks for staging.

@@ -73,6 +73,19 @@ class Refused(CustodesError):
         return "\n".join(lines)
 
 
+def ignore_store(project: Path) -> None:
+    """Keep the store, its log key and the witness head out of version control: the log
+    key signs the audit log, and the store is shared through custodes serve, not git."""
+    ignore = project / STORE_DIR / ".gitignore"
+    if not ignore.exists():
+        try:
+            ignore.write_text(
+                "# custodes state: never commit (the log key signs the audit log)\n*\n"
+            )
+        except OSError as exc:
+            raise InputError(f"cannot write {ignore.name}: {exc.strerror}", path=ignore) from None
+
+
 @dataclass
 class Governance:
     """An open governance store for one project."""
@@ -251,8 +264,8 @@ class Governance:
 
     def _log_denial(self, actor: Actor, action: Action) -> None:
         """Audit a denied action, but not without bound: past DENIALS_LOGGED in the window
-        one person's denials are counted, not each appended, so a token holder cannot
-        flood the log (the count of suppressed denials goes in the next logged one)."""
+        one person's denials are only counted (one ``auth.denied.throttled`` entry says
+        the rest are), so a token holder cannot flood the log."""
 
         client = f"denied:{actor.principal}"[:200]
         now = datetime.now(UTC)

@@ -264,16 +264,7 @@ def _artifact(gov: Any, session: Any, artifact: Any, stages: tuple[str, ...]) ->
     kinds = session.execute(
         select(Evidence.kind).where(Evidence.version_id == version.id).order_by(Evidence.id)
     ).scalars()
-    request_info = None
-    if open_req is not None:
-        request_info = {
-            "id": open_req.id,
-            "from": open_req.from_stage,
-            "to": open_req.to_stage,
-            "by": open_req.requested_by,
-            "at": rfc3339(open_req.requested_at),
-            "note": open_req.note,
-        }
+    request_info = None if open_req is None else gates.request_record(open_req)
     return ArtifactGate(
         artifact=artifact.name,
         kind=artifact.kind,

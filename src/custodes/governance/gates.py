@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custodes.errors import NotFoundError, UsageError
+from custodes.governance.auditlog import rfc3339
 from custodes.governance.decision import (
     Decision,
     EvidenceFact,
@@ -614,7 +615,6 @@ class Status:
 
 def status(gov: Governance, credential: Who, ref: str) -> Status:
     gov.act(credential, Action.READ)
-    from custodes.governance.auditlog import rfc3339
 
     with gov.read() as session:
         artifact, version = resolve(session, ref)
@@ -631,31 +631,29 @@ def status(gov: Governance, credential: Who, ref: str) -> Status:
             for e in _facts(session, version)
         ]
         if req is not None and decision is not None:
-            st.request = {
-                "id": req.id,
-                "from": req.from_stage,
-                "to": req.to_stage,
-                "by": req.requested_by,
-                "at": rfc3339(req.requested_at),
-                "note": req.note,
-            }
+            st.request = request_record(req)
             st.allowed = decision.allowed
             st.missing = [m.text for m in decision.missing]
             st.satisfied = [m.text for m in decision.satisfied]
             st.signoffs = [
-                {
-                    "by": s.principal_id,
-                    "role": s.role,
-                    "decision": s.decision,
-                    "digest": s.digest,
-                    "at": rfc3339(s.at),
-                    "comment": s.comment,
-                }
+                {**signoff_summary(s), "at": rfc3339(s.at), "comment": s.comment}
                 for s in session.execute(
                     select(SignOff).where(SignOff.request_id == req.id).order_by(SignOff.id)
                 ).scalars()
             ]
     return st
+
+
+def request_record(req: PromotionRequest) -> dict[str, Any]:
+    """A promotion request as status, assess and the dashboard show it."""
+    return {
+        "id": req.id,
+        "from": req.from_stage,
+        "to": req.to_stage,
+        "by": req.requested_by,
+        "at": rfc3339(req.requested_at),
+        "note": req.note,
+    }
 
 
 def request_summary(req: PromotionRequest, decision: Decision | None) -> dict[str, Any]:

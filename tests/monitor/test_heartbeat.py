@@ -132,6 +132,38 @@ def test_registry_on_both_stores(
     assert len([r for r in receiver.received if r["kind"] == "monitor.stale"]) == 3
 
 
+def test_heartbeats_keep_a_week_per_monitor(tmp_path: Path) -> None:
+    """Two beats a minute per monitor would grow the store forever: a beat deletes its own
+    monitor's beats older than HEARTBEAT_HISTORY, and never another monitor's."""
+    from custodes.monitor.registry import HEARTBEAT_HISTORY
+    from custodes.store.models import MonitorHeartbeat
+
+    t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    with _gov_on(None, tmp_path) as gov:
+        for name in ("a", "b"):
+            register_monitor(gov, name, "m", 60, {"window": "1h"}, now=t0)
+        for minutes in (0, 1, 2):
+            heartbeat(gov.store, "a", at=t0 + timedelta(minutes=minutes))
+            heartbeat(gov.store, "b", at=t0 + timedelta(minutes=minutes))
+        late = t0 + HEARTBEAT_HISTORY + timedelta(minutes=1, seconds=30)
+        heartbeat(gov.store, "a", at=late)
+        with gov.read() as s:
+            kept = s.execute(
+                select(MonitorHeartbeat.monitor, MonitorHeartbeat.at).order_by(
+                    MonitorHeartbeat.monitor, MonitorHeartbeat.at
+                )
+            ).all()
+        got = [(m, at.replace(tzinfo=UTC) if at.tzinfo is None else at) for m, at in kept]
+        assert got == [
+            ("a", t0 + timedelta(minutes=2)),
+            ("a", late),
+            ("b", t0),
+            ("b", t0 + timedelta(minutes=1)),
+            ("b", t0 + timedelta(minutes=2)),
+        ]
+        assert {s.name: s.last_heartbeat for s in read_statuses(gov.store, late)}["a"] == late
+
+
 def test_alert_to_a_dead_webhook_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     t0 = datetime(2026, 11, 2, tzinfo=UTC)
     with Governance.open(tmp_path) as gov:

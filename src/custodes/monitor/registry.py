@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from custodes.monitor.alerts import alert_payload, send_alert
 from custodes.provenance.manifest import canonical_bytes
@@ -50,6 +50,8 @@ __all__ = [
 CHANGE_WINDOW = timedelta(days=7)
 """A monitor whose configuration changed this recently shows as ``changed``."""
 ACTOR = "custodes-monitor"
+HEARTBEAT_HISTORY = timedelta(days=7)
+"""Heartbeats older than this (per monitor) are deleted as new ones arrive."""
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -160,6 +162,13 @@ def heartbeat(
         )
         if row.last_heartbeat is None or at > row.last_heartbeat:
             row.last_heartbeat = at
+        # status reads only the newest beat: a week of history is kept, not every beat
+        # forever (two a minute per monitor)
+        session.execute(
+            delete(MonitorHeartbeat).where(
+                MonitorHeartbeat.monitor == name, MonitorHeartbeat.at < at - HEARTBEAT_HISTORY
+            )
+        )
 
 
 @dataclass(frozen=True)

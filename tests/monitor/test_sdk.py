@@ -11,7 +11,13 @@ import pytest
 
 from custodes.monitor import parse_window
 from custodes.monitor.records import InputIssues, infer_schema, read_records
-from custodes.monitor.sdk import FileSink, HttpSink, PredictionMonitorMiddleware, monitored
+from custodes.monitor.sdk import (
+    FileSink,
+    HttpSink,
+    PredictionMonitorMiddleware,
+    failed_records,
+    monitored,
+)
 from custodes.monitor.service import MonitorServer, MonitorSettings
 
 PATIENT = {"age": 57, "bmi": 31.37, "glucose": 123.4, "smoker": True, "sex": "F", "name": "Ada"}
@@ -82,7 +88,10 @@ def test_a_failing_sink_never_fails_the_prediction() -> None:
     def predict(features: dict[str, Any]) -> str:
         return "ok"
 
+    before = failed_records()
     assert predict({"a": 1}) == "ok"
+    assert predict({"a": 2}) == "ok"
+    assert failed_records() == before + 2  # counted where an operator can read it
 
 
 def test_file_sink_records_are_read_by_monitor_check(tmp_path: Path, small_reference: Path) -> None:

@@ -11,7 +11,7 @@ service will drive the same :class:`~custodes.monitor.windows.Windower` and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from custodes.monitor.result import (
     MonitorCheckResult,
     worst_verdict,
 )
-from custodes.monitor.windows import Windower, WindowObserver, WindowProfile, WindowSpec
+from custodes.monitor.windows import Windower, WindowProfile, WindowSpec
 
 __all__ = ["check_predictions", "read_labels", "read_reference"]
 
@@ -113,7 +113,6 @@ def check_predictions(
     labels: str | Path | None = None,
     now: float | None = None,
     progress: Callable[[int, int], None] | None = None,
-    observers: Iterable[WindowObserver] = (),
 ) -> MonitorCheckResult:
     """Check a file of predictions against a reference file (see the module docstring).
 
@@ -127,7 +126,7 @@ def check_predictions(
     label_table = read_labels(labels) if labels is not None else None
 
     issues = InputIssues()
-    windower = Windower(window, schema, observers)
+    windower = Windower(window, schema)
     tracker = ClientTracker(stats)
     records = 0
     for block in read_records(predictions, schema, issues, now=now, progress=progress):

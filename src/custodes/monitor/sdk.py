@@ -19,7 +19,8 @@ extraction signals, too coarse to single out a record) and replaces every string
 salted hash, except the low-cardinality features named in ``keep`` (``sex``, a region);
 ``"hash"`` keeps only a salted digest of the whole feature vector; ``"raw"`` (opt in)
 keeps the values as given. Client ids can be hashed too (``hash_clients=True``).
-A sink never raises into the model's request path: failures are counted.
+A sink never raises into the model's request path: failures are counted
+(:func:`failed_records`; an :class:`HttpSink` also counts what it had to drop).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "PredictionMonitorMiddleware",
     "RecordMaker",
     "Sink",
+    "failed_records",
     "monitored",
 ]
 
@@ -222,6 +224,12 @@ class _Counter:
 
 
 _DROPPED = _Counter()
+
+
+def failed_records() -> int:
+    """Records this process could not hand to a sink (the record could not be built or
+    the sink raised), since it started: watch it beside the monitor's own counts."""
+    return _DROPPED.value
 
 
 class FileSink:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -30,7 +28,6 @@ from custodes.monitor.records import RecordBlock, RecordSchema
 __all__ = [
     "CONFIDENCE",
     "PREDICTION",
-    "WindowObserver",
     "WindowProfile",
     "WindowSpec",
     "Windower",
@@ -149,32 +146,15 @@ class WindowProfile:
         return out
 
 
-class WindowObserver(Protocol):
-    """Hook for what watches windows as they close (a heartbeat, a metrics endpoint...)."""
-
-    def window_closed(self, window: WindowProfile) -> None: ...
-
-
 class Windower:
-    """Cuts blocks of records into windows and keeps each window's profile.
+    """Cuts blocks of records into windows and keeps each window's profile (out-of-order
+    records of an earlier window are added to it, so the final profiles are exact)."""
 
-    ``observers`` hear about every window once no later record can belong to it (for time
-    windows: once a record past its end arrives; out-of-order records of a closed window
-    are still added to it, so the final profiles are exact).
-    """
-
-    def __init__(
-        self,
-        spec: WindowSpec,
-        schema: RecordSchema,
-        observers: Iterable[WindowObserver] = (),
-    ) -> None:
+    def __init__(self, spec: WindowSpec, schema: RecordSchema) -> None:
         self.spec = spec
         self.schema = schema
         self.windows: dict[int, WindowProfile] = {}
-        self.observers = list(observers)
         self._seen = 0
-        self._open = -(2**62)
 
     def add(self, block: RecordBlock) -> None:
         n = len(block)
@@ -193,12 +173,6 @@ class Windower:
             cuts = np.flatnonzero(np.diff(sk)) + 1
             for idx in np.split(order, cuts):
                 self._window(int(keys[idx[0]])).update(block.take(idx), self.schema)
-        newest = int(keys.max())
-        if newest > self._open:
-            for k in sorted(k for k in self.windows if self._open <= k < newest):
-                for obs in self.observers:
-                    obs.window_closed(self.windows[k])
-            self._open = newest
 
     def _window(self, key: int) -> WindowProfile:
         w = self.windows.get(key)
@@ -207,12 +181,8 @@ class Windower:
         return w
 
     def finish(self) -> list[WindowProfile]:
-        """All windows in order (observers hear about the last open one)."""
-        out = [self.windows[k] for k in sorted(self.windows)]
-        if out:
-            for obs in self.observers:
-                obs.window_closed(out[-1])
-        return out
+        """All windows in order."""
+        return [self.windows[k] for k in sorted(self.windows)]
 
     def total(self) -> WindowProfile:
         """One profile of every record seen (the merge of all windows)."""

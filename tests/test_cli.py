@@ -322,3 +322,29 @@ def test_command_turns_numpy_huge_pages_off_unless_the_user_chose(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )
     assert out.stdout.strip() == expected, out.stderr
+
+
+@pytest.mark.parametrize(("user", "expected"), [(None, 1), ("2", 2)])
+def test_command_keeps_openblas_to_one_thread_unless_the_user_chose(
+    user: str | None, expected: int
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    if expected > (os.cpu_count() or 1):
+        pytest.skip("OpenBLAS caps its threads at the cores this machine has")
+    pytest.importorskip("threadpoolctl")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if user is not None:
+        env["OPENBLAS_NUM_THREADS"] = user
+    code = (
+        "import custodes.cli.main\n"
+        "import numpy, threadpoolctl\n"
+        "print([p['num_threads'] for p in threadpoolctl.threadpool_info()\n"
+        "       if p['internal_api'] == 'openblas'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.stdout.strip() == f"[{expected}]", out.stderr

@@ -128,8 +128,13 @@ def _newton(z0: F64, y: I64, theta: F64) -> F64:
         hess[0, 0] = float((row_reduce(pz, np.add)[:, 0] - m * m).sum())
         cross = (p[:, 1:] * (z0[:, 1:] - m[:, None])).sum(axis=0)
         hess[0, 1:] = hess[1:, 0] = cross
+        # pairwise sums, not ``pb.T @ pb``: a matrix product wakes OpenBLAS's thread
+        # pool, whose workers then spin on the other core while the check needs it
         pb = p[:, 1:]
-        hess[1:, 1:] = np.diag(pb.sum(axis=0)) - pb.T @ pb
+        for i in range(k - 1):
+            for j in range(i, k - 1):
+                hess[1 + i, 1 + j] = hess[1 + j, 1 + i] = -float((pb[:, i] * pb[:, j]).sum())
+        hess[1:, 1:] += np.diag(pb.sum(axis=0))
         grad /= n
         hess /= n
         if float(np.abs(grad).max()) < 1e-9:

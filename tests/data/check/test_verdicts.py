@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,3 +111,36 @@ def test_clean_batch_has_no_drift_at_a_million_rows() -> None:
     batch, _ = scenario_batch("clean", 1_000_000, seed=5)
     r = check_batch(batch, b)
     assert [c.name for c in r.columns if c.verdict != "ok"] == []
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_check_runs_without_cyclic_collections_and_restores_the_collector(
+    corpus: Path, baseline: Baseline, enabled_before: bool
+) -> None:
+    import gc
+    import sys
+
+    runs: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        # only collections started from inside the check's body, not from its set-up
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_name != "_check":
+            frame = frame.f_back
+        if phase == "start" and frame is not None:
+            runs.append(info["generation"])
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)  # any allocation would otherwise collect
+    (gc.enable if enabled_before else gc.disable)()
+    gc.callbacks.append(count)
+    try:
+        result = check_batch(corpus / "batches" / "backdoor_trigger.parquet", baseline)
+    finally:
+        gc.callbacks.remove(count)
+        after = gc.isenabled()
+        gc.enable()
+        gc.set_threshold(*thresholds)
+    assert len(result.flagged) > 100  # a check that builds many row objects
+    assert runs == []
+    assert after is enabled_before

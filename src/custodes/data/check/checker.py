@@ -12,13 +12,14 @@ The verdict is the worst that applies: ``schema_violation`` > ``suspected_poison
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -160,14 +161,42 @@ def check_batch(
     """
     start = time.perf_counter()
     stages = _Stages()
+    with _collector_paused():
+        result = _run(batch, baseline, tiers, label_issues, stages)
+    stages.report()
+    return replace(result, seconds=time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a check.
+
+    A check makes few Python objects and no cycles worth collecting, but the tens of
+    thousands of flagged rows it reports trigger a full collection, which walks every
+    object of the loaded libraries (pandas, pyarrow, scikit-learn): 50 ms for nothing.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _run(
+    batch: Any,
+    baseline: Baseline,
+    tiers: Mapping[str, str] | None,
+    label_issues: bool | Literal["always"],
+    stages: _Stages,
+) -> DataCheckResult:
     # pyarrow imports pandas (0.2 s of CPU) the first time it turns a Python value into
     # Arrow (a fill value, a lookup list): import it while Arrow decodes (its threads
     # leave the GIL free) rather than inside the per-column stages
     threading.Thread(target=_prefetch, args=("pandas",), daemon=True).start()
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="custodes-check") as pool:
-        result = _check(batch, baseline, tiers, label_issues, pool, stages)
-    stages.report()
-    return replace(result, seconds=time.perf_counter() - start)
+        return _check(batch, baseline, tiers, label_issues, pool, stages)
 
 
 def _prefetch(module: str) -> None:

@@ -43,3 +43,52 @@ def _chunked(values: list[object], typ: pa.DataType) -> pa.ChunkedArray:
 def test_fast_paths_match_the_text_of_each_row(arr: pa.ChunkedArray, values: list[str]) -> None:
     got = index_codes(arr, values, MISSING, NULL)
     assert got.tolist() == _by_text(arr, values).tolist()
+
+
+def test_narrow_codes_match_and_a_wide_signed_range_does_not_wrap() -> None:
+    # int8 from -100 to 100: ``v - min`` reaches 200, which int8 cannot hold; more rows
+    # than one conversion chunk, in two Arrow chunks
+    rng = np.random.default_rng(3)
+    raw = rng.integers(-100, 101, 150_000).astype(np.int8)
+    arr = pa.chunked_array([pa.array(raw[:70_000]), pa.array(raw[70_000:])])
+    values = [str(v) for v in range(-100, 101, 7)]
+    got = index_codes(arr, values, MISSING, NULL, np.uint8)
+    assert got.dtype == np.uint8
+    lookup = {v: i for i, v in enumerate(values)}
+    expected = np.array([lookup.get(str(v), MISSING) for v in raw.tolist()])
+    assert got.tolist() == expected.tolist()
+
+
+def _reference_bins(x: np.ndarray, edges: list[float]) -> np.ndarray:
+    """The rule a bin index follows, row by row: the null bin last, else the interval."""
+    inner = edges[1:-1]
+    nbins = len(edges)  # intervals + the null bin
+    return np.array(
+        [nbins - 1 if np.isnan(v) else int(np.searchsorted(inner, v, side="right")) for v in x]
+    )
+
+
+@pytest.mark.parametrize(
+    "typ", [pa.int8(), pa.int16(), pa.uint32(), pa.int64(), pa.float64(), pa.date32()]
+)
+def test_bin_index_is_narrow_and_follows_the_edges(typ: pa.DataType) -> None:
+    from custodes.data.labels import FeatureBins
+    from custodes.data.profile import float_with_nan
+
+    rng = np.random.default_rng(7)
+    n = 140_000  # more rows than one conversion chunk
+    lo = 0 if pa.types.is_unsigned_integer(typ) else -100
+    ints = rng.integers(lo, 101, n)
+    mask = rng.random(n) < 0.05
+    if pa.types.is_date32(typ):
+        arr = pa.array(ints.astype(np.int32), pa.int32(), mask=mask).cast(typ)
+    else:
+        arr = pa.array(ints, mask=mask).cast(typ)
+    x = float_with_nan(arr)
+    finite = x[~np.isnan(x)]
+    inner = sorted(set(np.quantile(finite, np.linspace(0.05, 0.95, 12)).tolist()))
+    edges = [-np.inf, *inner, np.inf]
+    fb = FeatureBins("c", "numeric", ["0"], edges, None, [0] * len(edges), [])
+    got = fb.bin_index(pa.chunked_array([arr]))
+    assert got.dtype == np.uint8
+    assert got.tolist() == _reference_bins(x, edges).tolist()

@@ -18,17 +18,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from custodes.data.profile import OTHER, ColumnProfile, float_with_nan
 from custodes.data.sketches import F64, I64
 
-__all__ = ["NULL_BIN", "FeatureBins", "LabelModel", "feature_bins", "index_codes"]
+__all__ = [
+    "NULL_BIN",
+    "BinIndex",
+    "FeatureBins",
+    "LabelModel",
+    "bin_dtype",
+    "feature_bins",
+    "index_codes",
+]
 
 NULL_BIN = "(null)"
 MAX_BINS = 32
 MAX_VALUES = 50
+
+BinIndex = npt.NDArray[np.integer[Any]]
+"""Bin or code of every row, in the narrowest type that holds it (:func:`bin_dtype`)."""
 
 
 @dataclass
@@ -66,7 +78,7 @@ class FeatureBins:
             for row, r in zip(self.counts, self.rows, strict=True)
         ]
 
-    def bin_index(self, arr: pa.Array | pa.ChunkedArray, x: F64 | None = None) -> I64:
+    def bin_index(self, arr: pa.Array | pa.ChunkedArray, x: F64 | None = None) -> BinIndex:
         """The bin of every row of a batch column (same rules as the baseline).
 
         ``x`` is the column as :func:`float_with_nan` already gave it, when the caller has
@@ -76,6 +88,7 @@ class FeatureBins:
         (or a string per row) is what made binning the costliest part of a check.
         """
         nbins = len(self.rows)
+        dtype = bin_dtype(nbins)
         if self.edges is not None:
             inner = np.asarray(self.edges[1:-1], dtype=np.float64)
             fast = _integer_bins(arr, inner, nbins)
@@ -83,10 +96,15 @@ class FeatureBins:
                 return fast
             if x is None:
                 x = float_with_nan(arr)
-            idx = np.searchsorted(inner, x, side="right").astype(np.int64)
-            return np.where(np.isnan(x), nbins - 1, idx)
+            out = np.empty(x.size, dtype)
+            for lo in range(0, x.size, CHUNK):
+                part = x[lo : lo + CHUNK]
+                seg = out[lo : lo + CHUNK]
+                seg[:] = np.searchsorted(inner, part, side="right")
+                seg[np.isnan(part)] = nbins - 1
+            return out
         values = self.values or []
-        return index_codes(arr, values[:-1], len(values) - 1, nbins - 1)
+        return index_codes(arr, values[:-1], len(values) - 1, nbins - 1, dtype)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"column": self.column, "kind": self.kind, "classes": self.classes}
@@ -114,13 +132,54 @@ class FeatureBins:
 
 LUT_RANGE = 1 << 20
 """Widest integer value range binned by lookup table (8 MB of table at most)."""
+CHUNK = 1 << 16
+"""Rows converted at a time: the chunk's scratch stays in cache and is reused, where
+whole-column temporaries would each be megabytes of fresh, page-faulted memory."""
 
 
-def index_codes(arr: pa.Array | pa.ChunkedArray, values: list[str], missing: int, null: int) -> I64:
+def bin_dtype(nbins: int) -> np.dtype[Any]:
+    """The narrowest unsigned type for ``nbins`` bin numbers.
+
+    A check holds a bin index per feature for every row: a million rows of uint8 are one
+    megabyte where int64 would be eight, and each fresh page costs the kernel a fault and
+    a zeroing. numpy widens the codes itself where it counts or gathers them.
+    """
+    if nbins <= 1 << 8:
+        return np.dtype(np.uint8)
+    return np.dtype(np.uint16 if nbins <= 1 << 16 else np.int64)
+
+
+def _gather(
+    table: I64, v: npt.NDArray[np.integer[Any]], offset: int, dtype: npt.DTypeLike
+) -> BinIndex:
+    """``table[v - offset]`` in ``dtype``, chunk by chunk (no whole-column temporaries).
+
+    The difference is taken in int64: in a narrow signed type it can wrap (an int8
+    column from -100 to 100) and a negative index would silently read from the end.
+    """
+    t = table.astype(dtype)
+    out = np.empty(v.size, t.dtype)
+    scratch = np.empty(min(v.size, CHUNK), np.int64)
+    for lo in range(0, v.size, CHUNK):
+        part = v[lo : lo + CHUNK]
+        if offset:
+            part = np.subtract(part, offset, out=scratch[: part.size], dtype=np.int64)
+        np.take(t, part, out=out[lo : lo + CHUNK])
+    return out
+
+
+def index_codes(
+    arr: pa.Array | pa.ChunkedArray,
+    values: list[str],
+    missing: int,
+    null: int,
+    dtype: npt.DTypeLike = np.int64,
+) -> BinIndex:
     """Position of each row's value (as text) in ``values``; ``missing`` / ``null`` else.
 
     Dictionary-encoded columns (how Parquet strings are read) are matched through each
     chunk's dictionary and mapped back by index, so no row is ever cast to a string.
+    ``dtype`` must hold every code (:func:`bin_dtype`).
     """
     lookup = pa.array(values, type=pa.string())
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
@@ -133,8 +192,8 @@ def index_codes(arr: pa.Array | pa.ChunkedArray, values: list[str], missing: int
             lut = np.where(d.is_null().to_numpy(zero_copy_only=False), null, lut)
             lut = np.append(lut, null)  # null indices point here
             ind = c.indices.fill_null(len(d)).to_numpy(zero_copy_only=False)
-            parts.append(lut[ind])
-        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            parts.append(_gather(lut, ind, 0, dtype))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
     boolean = bool(chunks) and all(pa.types.is_boolean(c.type) for c in chunks)
     if boolean or (chunks and all(pa.types.is_integer(c.type) for c in chunks)):
         # booleans as 0/1 through the same table, named as Arrow writes them as text
@@ -144,18 +203,20 @@ def index_codes(arr: pa.Array | pa.ChunkedArray, values: list[str], missing: int
             names = [("true" if i else "false") if boolean else str(i) for i in range(lo, hi + 1)]
             pos = pc.index_in(pa.array(names, pa.string()), value_set=lookup).fill_null(missing)
             table = np.asarray(pos.to_numpy(zero_copy_only=False), np.int64)
-            out = table[v - lo] if v.size else np.zeros(0, np.int64)
-            return out if valid is None else np.where(valid, out, null)
+            out = _gather(table, v, lo, dtype)
+            if valid is not None:
+                out[~valid] = null
+            return out
     s = arr.cast(pa.string())
     pos = pc.index_in(s, value_set=lookup)
-    out = pos.fill_null(missing).to_numpy(zero_copy_only=False).astype(np.int64)
-    nulls = s.is_null().to_numpy(zero_copy_only=False)
-    return np.where(nulls, null, out)
+    out = np.asarray(pos.fill_null(missing).to_numpy(zero_copy_only=False)).astype(dtype)
+    out[np.asarray(s.is_null().to_numpy(zero_copy_only=False), bool)] = null
+    return out
 
 
 def _integer_values(
     arr: pa.Array | pa.ChunkedArray, scale: int
-) -> tuple[I64, np.ndarray | None, int, int] | None:
+) -> tuple[npt.NDArray[np.integer[Any]], np.ndarray | None, int, int] | None:
     """(values with nulls as ``lo``, validity or None, lo, hi) of a narrow-range column."""
     mm = pc.min_max(arr)
     lo, hi = mm["min"].as_py(), mm["max"].as_py()
@@ -167,14 +228,15 @@ def _integer_values(
     filled = pc.fill_null(arr, lo) if arr.null_count else arr
     if isinstance(filled, pa.ChunkedArray):
         filled = filled.combine_chunks()
-    v = np.asarray(filled.to_numpy(zero_copy_only=False), np.int64)
+    # the column's own integer type (no int64 copy): v - lo fits it, as lo <= v <= hi
+    v = np.asarray(filled.to_numpy(zero_copy_only=False))
     valid = None
     if arr.null_count:
         valid = np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), bool)
     return v, valid, lo, hi
 
 
-def _integer_bins(arr: pa.Array | pa.ChunkedArray, inner: F64, nbins: int) -> I64 | None:
+def _integer_bins(arr: pa.Array | pa.ChunkedArray, inner: F64, nbins: int) -> BinIndex | None:
     """Bins of an integer, boolean or date32 column through a table over its range.
 
     Exactly what ``searchsorted`` on :func:`float_with_nan` gives (the values are exact
@@ -194,8 +256,10 @@ def _integer_bins(arr: pa.Array | pa.ChunkedArray, inner: F64, nbins: int) -> I6
     v, valid, lo, hi = got
     keys = np.arange(lo, hi + 1, dtype=np.int64) * (scale or 1)
     table = np.searchsorted(inner, keys.astype(np.float64), side="right").astype(np.int64)
-    out = table[v - lo]
-    return out if valid is None else np.where(valid, out, nbins - 1)
+    out = _gather(table, v, lo, bin_dtype(nbins))
+    if valid is not None:
+        out[~valid] = nbins - 1
+    return out
 
 
 def _json_float(v: float) -> float | str:

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from custodes.data.baseline import Baseline
-from custodes.data.labels import FeatureBins
+from custodes.data.labels import BinIndex, FeatureBins
 from custodes.data.profile import OTHER, ColumnProfile, float_with_nan
 from custodes.data.sketches import F64, I64
 
@@ -57,8 +57,8 @@ class Binned:
     name: str
     labels: list[str]
     reference: I64
-    index: I64
-    """Bin of every batch row."""
+    index: BinIndex
+    """Bin of every batch row (uint8 for up to 256 bins: see :func:`bin_dtype`)."""
     bins: FeatureBins | None
     """The baseline's label bins of this column, when it is a feature."""
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from custodes.data.check.drift import Binned
 from custodes.data.check.result import Signal
+from custodes.data.labels import BinIndex
 from custodes.data.sketches import I64, U64, mix64
 
 __all__ = ["DuplicateFinding", "near_duplicates"]
@@ -117,7 +118,7 @@ CHUNK = 1 << 16
 """Rows hashed at a time: the chunk and its scratch stay in cache across the columns."""
 
 
-def _band_hash(out: U64, columns: list[tuple[U64, I64]]) -> None:
+def _band_hash(out: U64, columns: list[tuple[U64, BinIndex]]) -> None:
     """Per row, the XOR of each column's random code (``lut[index]``): simple tabulation
     hashing, whose random tables make two different rows collide with probability
     2**-64 and every bit (the low ones :func:`_clusters` looks at first) uniform, with one

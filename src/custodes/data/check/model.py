@@ -13,11 +13,13 @@ differed is not mistaken for one whose labels changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from custodes.data.baseline import Baseline
+from custodes.data.labels import BinIndex
 from custodes.data.sketches import F64, I64
 
 __all__ = ["Calibrated", "fit_model", "naive_bayes_logits", "row_reduce"]
@@ -57,7 +59,10 @@ def _softmax(z: F64) -> F64:
 
 
 def naive_bayes_logits(
-    baseline: Baseline, bin_index: dict[str, I64], source_code: I64 | None, sources: list[str]
+    baseline: Baseline,
+    bin_index: Mapping[str, BinIndex],
+    source_code: I64 | None,
+    sources: list[str],
 ) -> F64:
     """Unnormalised log P(class, features[, source]) per row (``bin_index``: per feature),
     less that of the first class: a softmax ignores a shift per row, so the first column
@@ -69,7 +74,7 @@ def naive_bayes_logits(
         [baseline.labels[c][baseline.roles.label or ""].rows for c in classes], float
     )
     prior = np.log((total + 1) / (total.sum() + len(classes)))
-    tables: list[tuple[F64, I64]] = []
+    tables: list[tuple[F64, BinIndex]] = []
     for name, idx in bin_index.items():
         fb = baseline.label_bins[name]
         c = np.asarray(fb.counts, np.float64) + 1.0

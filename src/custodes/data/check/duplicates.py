@@ -66,6 +66,7 @@ def near_duplicates(
     # a column's code does not depend on the band: hash its few bins once per column
     luts: dict[int, U64] = {}
     h = np.empty(n, np.uint64)
+    scratch = (np.empty(n, np.uint64), np.empty(n, np.uint64))
     for band in range(BANDS):
         cols = sorted(rng.choice(len(feats), len(feats) // 2, replace=False).tolist())
         q = 1.0
@@ -80,7 +81,7 @@ def near_duplicates(
         lam = (n - 1) * q
         # P(at least MIN_CLUSTER - 1 others share the hash) ~ lam^2 / 2 for small lam
         expected += n * min(1.0, lam ** (MIN_CLUSTER - 1) / 2)
-        big, inv = _clusters(h, MIN_CLUSTER)
+        big, inv = _clusters(h, MIN_CLUSTER, scratch)
         first = cluster[big] < 0
         cluster[big[first]] = band * (1 << 40) + inv[first]
         clustered[big] = True
@@ -146,21 +147,34 @@ def _run_lengths(sorted_values: U64) -> tuple[I64, I64]:
     return starts, np.diff(starts, append=n)
 
 
-def _clusters(h: U64, min_size: int) -> tuple[I64, I64]:
-    """Rows whose hash at least ``min_size`` rows share, and each one's rank among the
-    distinct hashes (what ``np.unique``'s inverse gives), without sorting the rows."""
-    hs = np.sort(h)
-    starts, counts = _run_lengths(hs)
-    ranks = np.flatnonzero(counts >= min_size)
-    if ranks.size == 0:
+def _clusters(
+    h: U64, min_size: int, scratch: tuple[U64, U64] | None = None
+) -> tuple[I64, I64]:
+    """Rows whose hash at least ``min_size`` rows share, and for each the number of its
+    hash among those shared ones (equal hashes, equal numbers), without sorting the rows.
+
+    ``scratch``: two arrays of ``h``'s size to reuse across bands, where fresh ones would
+    be megabytes of newly faulted memory per band.
+    """
+    n = h.size
+    if n < min_size:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    values = hs[starts[ranks]]
+    hs, low = scratch if scratch is not None else (np.empty_like(h), np.empty_like(h))
+    np.copyto(hs, h)
+    hs.sort()
+    # a run of at least min_size equal hashes starts wherever the hash min_size - 1
+    # places further is the same: no run lengths over all rows
+    same = hs[min_size - 1 :] == hs[: n - min_size + 1]
+    values = np.unique(hs[: n - min_size + 1][same])
+    if values.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # a bitmap on the low bits rules out nearly every row before the binary search
     mask = np.uint64((1 << 22) - 1)
     seen = np.zeros(1 << 22, bool)
     seen[(values & mask).astype(np.intp)] = True
-    cand = np.flatnonzero(seen[(h & mask).astype(np.intp)])
+    np.bitwise_and(h, mask, out=low)
+    cand = np.flatnonzero(seen[low.view(np.int64)])
     pos = np.searchsorted(values, h[cand])
     np.minimum(pos, values.size - 1, out=pos)
     hit = values[pos] == h[cand]
-    return cand[hit], ranks[pos[hit]]
+    return cand[hit], pos[hit]

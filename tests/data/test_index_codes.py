@@ -33,6 +33,8 @@ def _chunked(values: list[object], typ: pa.DataType) -> pa.ChunkedArray:
         (_chunked([True, True, True], pa.bool_()), ["false"]),
         (_chunked([3, -1, None, 7, 3, 12], pa.int64()), ["3", "7", "-1"]),
         (_chunked([1, 2, 2, 1], pa.int8()), ["2"]),
+        (_chunked([-128, 127, None, 0, -128, None], pa.int8()), ["127", "-128"]),
+        (_chunked([255, None, 0, 7], pa.uint8()), ["0", "255"]),
         (_chunked(["a", "b", None, "c", "a"], pa.string()), ["c", "a"]),
         (
             pa.chunked_array([pc.dictionary_encode(pa.array(["x", None, "y", "x", "z"]))]),
@@ -69,16 +71,25 @@ def _reference_bins(x: np.ndarray, edges: list[float]) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "typ", [pa.int8(), pa.int16(), pa.uint32(), pa.int64(), pa.float64(), pa.date32()]
+    ("typ", "lo", "hi"),
+    [
+        (pa.int8(), -100, 100),
+        (pa.int8(), -128, 127),  # no room for a null code above the maximum
+        (pa.uint8(), 0, 255),
+        (pa.int16(), -100, 100),
+        (pa.uint32(), 0, 100),
+        (pa.int64(), -100, 100),
+        (pa.float64(), -100, 100),
+        (pa.date32(), -100, 100),
+    ],
 )
-def test_bin_index_is_narrow_and_follows_the_edges(typ: pa.DataType) -> None:
+def test_bin_index_is_narrow_and_follows_the_edges(typ: pa.DataType, lo: int, hi: int) -> None:
     from custodes.data.labels import FeatureBins
     from custodes.data.profile import float_with_nan
 
     rng = np.random.default_rng(7)
     n = 140_000  # more rows than one conversion chunk
-    lo = 0 if pa.types.is_unsigned_integer(typ) else -100
-    ints = rng.integers(lo, 101, n)
+    ints = rng.integers(lo, hi + 1, n)
     mask = rng.random(n) < 0.05
     if pa.types.is_date32(typ):
         arr = pa.array(ints.astype(np.int32), pa.int32(), mask=mask).cast(typ)
@@ -90,5 +101,44 @@ def test_bin_index_is_narrow_and_follows_the_edges(typ: pa.DataType) -> None:
     edges = [-np.inf, *inner, np.inf]
     fb = FeatureBins("c", "numeric", ["0"], edges, None, [0] * len(edges), [])
     got = fb.bin_index(pa.chunked_array([arr]))
+    assert got.dtype == np.uint8
+    assert got.tolist() == _reference_bins(x, edges).tolist()
+
+
+@pytest.mark.parametrize(
+    ("kind", "typ"),
+    [
+        ("grid", pa.float64()),  # few distinct values: binned through the dictionary
+        ("grid", pa.float32()),
+        ("continuous", pa.float64()),  # a million-distinct column: binary search
+    ],
+)
+def test_float_bins_follow_the_edges_with_nan_and_nulls(kind: str, typ: pa.DataType) -> None:
+    from custodes.data import labels
+    from custodes.data.labels import FeatureBins
+    from custodes.data.profile import float_with_nan
+
+    rng = np.random.default_rng(9)
+    n = 150_000
+    values = rng.normal(25, 5, n)
+    if kind == "grid":
+        values = np.round(values, 1)
+    values[rng.random(n) < 0.02] = np.nan  # NaN values, not nulls
+    values[:3] = [-0.0, 0.0, np.inf]
+    mask = rng.random(n) < 0.05
+    arrays = [
+        pa.array(values[:60_000], mask=mask[:60_000]).cast(typ),
+        pa.array(values[60_000:], mask=mask[60_000:]).cast(typ),
+    ]
+    column = pa.chunked_array(arrays)
+    x = float_with_nan(column)
+    finite = x[np.isfinite(x)]
+    inner = sorted(set(np.round(np.quantile(finite, np.linspace(0.05, 0.95, 20)), 1).tolist()))
+    edges = [-np.inf, 0.0, *inner, np.inf]
+    fb = FeatureBins("c", "numeric", ["0"], edges, None, [0] * len(edges), [])
+    used = labels._dictionary_bins(column, np.asarray(edges[1:-1]), len(edges))
+    assert (used is not None) == (kind == "grid")
+
+    got = fb.bin_index(column)
     assert got.dtype == np.uint8
     assert got.tolist() == _reference_bins(x, edges).tolist()

@@ -57,7 +57,7 @@ from custodes.data.check.result import (
 from custodes.data.check.schema import align
 from custodes.data.check.triggers import find_triggers, trigger_candidates
 from custodes.data.io import Task, iter_task, plan
-from custodes.data.labels import index_codes
+from custodes.data.labels import few_values, index_codes
 from custodes.data.sketches import F64, I64
 from custodes.errors import InputError
 
@@ -266,12 +266,19 @@ def _column_work(
     x: F64 | None,
     labelled: bool,
 ) -> tuple[Binned | None, DriftScore | None, list[tuple[str, str]]]:
-    """Everything one column needs before the model: bins, drift, trigger candidates."""
-    b = bin_column(baseline, name, arr, x)
+    """Everything one column needs before the model: bins, drift, trigger candidates.
+
+    A float column with few distinct values is hashed once, into a dictionary that both
+    the bins and the candidates' value counts read.
+    """
+    encoded = few_values(arr)
+    b = bin_column(baseline, name, arr if encoded is None else encoded, x)
     if b is None:
         return None, None, []
     score = drift_score(baseline, b, arr, x)
-    cands = trigger_candidates(baseline, name, arr) if labelled and b.bins is not None else []
+    cands: list[tuple[str, str]] = []
+    if labelled and b.bins is not None:
+        cands = trigger_candidates(baseline, name, arr if encoded is None else encoded)
     return b, score, cands
 
 

@@ -147,9 +147,7 @@ def _run_lengths(sorted_values: U64) -> tuple[I64, I64]:
     return starts, np.diff(starts, append=n)
 
 
-def _clusters(
-    h: U64, min_size: int, scratch: tuple[U64, U64] | None = None
-) -> tuple[I64, I64]:
+def _clusters(h: U64, min_size: int, scratch: tuple[U64, U64] | None = None) -> tuple[I64, I64]:
     """Rows whose hash at least ``min_size`` rows share, and for each the number of its
     hash among those shared ones (equal hashes, equal numbers), without sorting the rows.
 

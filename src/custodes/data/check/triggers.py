@@ -52,10 +52,19 @@ def _decimals(v: F64) -> I64:
 def value_counts(arr: pa.ChunkedArray | pa.Array) -> pa.StructArray:
     """``pc.value_counts`` of the non-null values, a dictionary column's decoded.
 
-    A single-chunk dictionary column with distinct, non-null dictionary values (how
-    Parquet strings are read) is counted on its indices: the same values, counts and
-    first-seen order as counting the decoded strings, without decoding a million rows.
+    A dictionary column with distinct, non-null dictionary values (how Parquet strings
+    are read) is counted on its indices with ``np.bincount``, a fifth of hashing them:
+    the same values and counts as counting the decoded strings, in the dictionary's
+    order (for Parquet, the order values first appear in), without decoding a row.
     """
+    if pa.types.is_boolean(arr.type):  # two values: counted without hashing a row
+        true = int(pc.sum(arr).as_py() or 0)
+        counts = [len(arr) - arr.null_count - true, true]
+        keep = [i for i in (0, 1) if counts[i]]
+        return pa.StructArray.from_arrays(
+            [pa.array([bool(i) for i in keep]), pa.array([counts[i] for i in keep], pa.int64())],
+            names=["values", "counts"],
+        )
     if pa.types.is_dictionary(arr.type):
         one = arr.chunk(0) if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1 else arr
         if (
@@ -63,13 +72,21 @@ def value_counts(arr: pa.ChunkedArray | pa.Array) -> pa.StructArray:
             and one.dictionary.null_count == 0
             and len(pc.unique(one.dictionary)) == len(one.dictionary)
         ):
-            vc = pc.value_counts(pc.drop_null(one))
-            values = vc.field("values").cast(arr.type.value_type)
-            return pa.StructArray.from_arrays(
-                [values, vc.field("counts")], names=["values", "counts"]
-            )
+            return _dictionary_counts(one, arr.type.value_type)
         arr = arr.cast(arr.type.value_type)
     return pc.value_counts(pc.drop_null(arr))
+
+
+def _dictionary_counts(arr: pa.DictionaryArray, value_type: pa.DataType) -> pa.StructArray:
+    """Counts of the values a dictionary array uses, in the dictionary's order."""
+    ind = arr.indices.fill_null(len(arr.dictionary)) if arr.null_count else arr.indices
+    idx = np.asarray(ind.to_numpy(zero_copy_only=False))
+    counts = np.bincount(idx, minlength=len(arr.dictionary) + 1)[: len(arr.dictionary)]
+    used = np.flatnonzero(counts)
+    values = arr.dictionary.take(pa.array(used, pa.int64())).cast(value_type)
+    return pa.StructArray.from_arrays(
+        [values, pa.array(counts[used], pa.int64())], names=["values", "counts"]
+    )
 
 
 def _candidates(
@@ -78,6 +95,14 @@ def _candidates(
     """(value as text, why) of rare or off-grid values with enough rows to matter."""
     profile = baseline.columns[name]
     n = len(arr)
+    if profile.kind != "numeric" and profile.freq is None:
+        return []  # a date or a timestamp: neither a grid nor frequent values to leave
+    if profile.kind == "numeric" and pa.types.is_integer(arr.type):
+        # an integer is on every decimal grid, so only values outside the reference
+        # range can be candidates: count those rows alone (usually none)
+        arr = _outside_range(arr, profile.min, profile.max)
+        if arr is None:
+            return []
     vc = value_counts(arr)
     values, counts = vc.field("values"), np.asarray(vc.field("counts").to_numpy(), np.int64)
     out: list[tuple[str, str]] = []
@@ -110,6 +135,20 @@ def _candidates(
             if share < 1e-4 and cnt / n > 10 * share:
                 out.append((str(val), "absent or rare in the reference"))
     return out
+
+
+def _outside_range(
+    arr: pa.ChunkedArray | pa.Array, lo: float | None, hi: float | None
+) -> pa.ChunkedArray | pa.Array | None:
+    """The values outside [lo, hi] (None when there are none, or no range to leave)."""
+    if lo is None or hi is None:
+        return None
+    mm = pc.min_max(arr)
+    low, high = mm["min"].as_py(), mm["max"].as_py()
+    if low is None or (lo <= low and high <= hi):
+        return None
+    x = float_with_nan(arr)  # exact for the integers a range check can meet
+    return pa.array(x[(x < lo) | (x > hi)])
 
 
 def trigger_candidates(

@@ -36,3 +36,53 @@ def test_source_scores_follow_the_definition_row_by_row() -> None:
         assert math.isclose(eff[s], want_eff, rel_tol=1e-9, abs_tol=1e-12)
     assert z[-1] == 0.0
     assert eff[-1] == 0.0
+
+
+def test_cell_sums_count_each_source_and_bin() -> None:
+    from custodes.data.check.labelshift import _cell_sums
+
+    rng = np.random.default_rng(8)
+    n, nsrc, stride, nb = 5_000, 3, 7, 5
+    src = rng.integers(0, nsrc, n)
+    bins = rng.integers(0, nb, n)
+    state = rng.integers(0, 3, n)  # 0 not live, 1 live other class, 2 live this class
+    pk = rng.random(n)
+    key = (src * stride + bins) * 3 + state
+    o, e, m = _cell_sums(key, pk, nsrc, stride, nb)
+    for s in range(nsrc):
+        for b in range(nb):
+            cell = (src == s) & (bins == b)
+            assert o[s * nb + b] == ((state == 2) & cell).sum()
+            assert m[s * nb + b] == ((state > 0) & cell).sum()
+            assert math.isclose(e[s * nb + b], pk[(state > 0) & cell].sum(), rel_tol=1e-12)
+
+
+def test_two_flipped_groups_in_two_sources_are_found_once_each() -> None:
+    from custodes.data.check.drift import Binned
+    from custodes.data.check.labelshift import bin_tests
+    from custodes.data.labels import FeatureBins
+
+    rng = np.random.default_rng(12)
+    n = 200_000
+    sources = ["first_party", "broker", "user_generated"]
+    code = rng.integers(0, 3, n)
+    nb = 10
+    feats = {}
+    for name in ("age", "region", "bmi"):
+        idx = rng.integers(0, nb, n).astype(np.uint8)
+        values = [f"b{i}" for i in range(nb)]
+        bins = FeatureBins(name, "categorical", ["0", "1"], None, values, [1] * nb, [])
+        feats[name] = Binned(name, values, np.ones(nb, np.int64), idx, bins)
+    p1 = np.full(n, 0.1)
+    y = (rng.random(n) < p1).astype(np.int64)
+    g1 = (code == 2) & (feats["age"].index == 3)
+    g2 = (code == 1) & (feats["region"].index == 7)
+    y[g1 & (rng.random(n) < 0.5)] = 1  # flips to the rare class
+    y[g2 & (rng.random(n) < 0.4)] = 1
+    proba = np.column_stack([1 - p1, p1])
+    found = bin_tests(feats, proba, y, code, sources, ["0", "1"], {})
+    where = sorted((f.signal.source, f.signal.group.split(" and ")[0]) for f in found)
+    assert where == [("broker", "region in b7"), ("user_generated", "age in b3")]
+    for f in found:
+        truth = g1 if f.signal.source == "user_generated" else g2
+        assert truth[f.rows].mean() > 0.95

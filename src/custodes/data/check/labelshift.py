@@ -122,53 +122,46 @@ def bin_tests(
     taken = np.zeros(n, bool)
     out: list[GroupFinding] = []
     nsrc = len(sources) + 1
-    # Rows of each source in row order: a cell (source, bin) sums exactly the rows of its
-    # source, in the same order as a bincount over all rows, so a source's block can be
-    # recounted alone. Rows taken by a group belong to one source, so after the first
-    # round only that source's block changes; the others keep their sums bit for bit.
-    order = bounds = np.zeros(0, np.int64)  # sorted once a group is found
+    # Cells are (source, bin), source-major, each bin block ``stride`` wide whatever the
+    # feature's own bin count, so one row code serves every feature: the source's offset
+    # plus the row's state (0 not live, 1 live with another class, 2 live with this one).
+    # A cell sums exactly the rows of its source in row order, so once a group takes rows
+    # (all from one source) only that source's block is recounted, on its rows alone;
+    # the other blocks keep their sums bit for bit.
+    stride = max((b.reference.size for b in feats), default=1)
     counts: dict[tuple[int, int], tuple[F64, F64, F64]] = {}
     dirty: int | None = None
-    separable = True
     key = np.empty(n, np.int64)
     for _ in range(MAX_GROUPS):
         best: tuple[float, int, int, Binned, int, float] | None = None
         live = known & ~taken
         if dirty is not None:
-            if bounds.size == 0:
-                order = np.argsort(source_code, kind="stable")
-                bounds = np.searchsorted(source_code[order], np.arange(nsrc + 1))
-            rs = order[bounds[dirty] : bounds[dirty + 1]]
+            rs = np.flatnonzero(source_code == dirty)
             live_s, y_s = live[rs], y[rs]
         for k in _target_classes(nclass, prior):
             if dirty is None:
-                obs = ((y == k) & live).astype(np.float64)
-                pk = np.where(live, proba[:, k], 0.0)
-                livef = live.astype(np.float64)
+                state = source_code * (3 * stride)
+                state += live
+                state += (y == k) & live
+                pk = np.ascontiguousarray(proba[:, k])
             else:
-                obs_s = ((y_s == k) & live_s).astype(np.float64)
-                pk_s = np.where(live_s, proba[rs, k], 0.0)
-                livef_s = live_s.astype(np.float64)
+                state = live_s.astype(np.int64)
+                state += (y_s == k) & live_s
+                pk = np.ascontiguousarray(proba[rs, k])
             for fi, b in enumerate(feats):
                 nb = b.reference.size
-                size = nsrc * nb
                 if dirty is None:
-                    # the cell key, in one reused buffer rather than a row array per feature
-                    np.multiply(source_code, nb, out=key)
-                    key += b.index
-                    o = np.bincount(key, weights=obs, minlength=size).astype(np.float64)
-                    e = np.bincount(key, weights=pk, minlength=size).astype(np.float64)
-                    m = np.asarray(np.bincount(key, weights=livef, minlength=size), np.float64)
-                    counts[fi, k] = (o, e, m)
-                    separable &= o.size == size  # else a bin spills into the next block
+                    # the row code, in one reused buffer rather than a row array per feature
+                    np.multiply(b.index, 3, out=key, dtype=np.int64)
+                    key += state
+                    o, e, m = _cell_sums(key, pk, nsrc, stride, nb)
                 else:
                     o, e, m = (c.copy() for c in counts[fi, k])
+                    block = np.multiply(b.index[rs], 3, dtype=np.int64)
+                    block += state
                     lo, hi = dirty * nb, (dirty + 1) * nb
-                    idx = b.index[rs]
-                    o[lo:hi] = np.bincount(idx, weights=obs_s, minlength=nb)
-                    e[lo:hi] = np.bincount(idx, weights=pk_s, minlength=nb)
-                    m[lo:hi] = np.bincount(idx, weights=livef_s, minlength=nb)
-                    counts[fi, k] = (o, e, m)
+                    o[lo:hi], e[lo:hi], m[lo:hi] = _cell_sums(block, pk, 1, stride, nb)
+                counts[fi, k] = (o, e, m)
                 z = _lr_z(o, e)
                 eff = (o - e) / np.maximum(m, 1.0)
                 po = np.clip(o / np.maximum(m, 1.0), 1e-6, 1 - 1e-6)
@@ -194,7 +187,7 @@ def bin_tests(
         group, label2 = _refine(base, binned, b.name, proba[:, k], (y == k) & live, z0)
         rows = np.flatnonzero(group & (y == k))
         taken |= base
-        dirty = s if separable else None
+        dirty = s
         n_obs = float(rows.size)
         n_exp = float(proba[group, k].sum())
         precision = (n_obs - n_exp) / n_obs if n_obs else 0.0
@@ -224,6 +217,21 @@ def bin_tests(
         flagged = rows if precision >= 0.5 else np.zeros(0, np.int64)
         out.append(GroupFinding(sig, flagged))
     return out
+
+
+def _cell_sums(key: I64, pk: F64, nsrc: int, stride: int, nb: int) -> tuple[F64, F64, F64]:
+    """Observed and expected rows of the class, and live rows, per (source, bin) cell.
+
+    One count and one weighted count of the row codes (``(source * stride + bin) * 3 +
+    state``) give all three, where three weighted counts did.
+    """
+    size = nsrc * stride * 3
+    c = np.bincount(key, minlength=size).reshape(nsrc, stride, 3)[:, :nb]
+    w = np.bincount(key, weights=pk, minlength=size).reshape(nsrc, stride, 3)[:, :nb]
+    o = c[..., 2].astype(np.float64).ravel()
+    m = (c[..., 1] + c[..., 2]).astype(np.float64).ravel()
+    e = np.asarray(w[..., 1] + w[..., 2], np.float64).ravel()
+    return o, e, m
 
 
 def _ref_rate(

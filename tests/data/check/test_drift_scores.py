@@ -38,3 +38,17 @@ def test_wasserstein_is_the_shift_in_reference_spreads(shift: float, scale: floa
         assert col.verdict == "ok"
     else:  # moved (or, wider, out of the reference range): never "ok"
         assert col.verdict != "ok"
+
+
+def test_quantiles_and_bin_counts_match_numpy() -> None:
+    from custodes.data.check.drift import QUANTILES, _quantiles, count_bins
+
+    rng = np.random.default_rng(6)
+    for x in (rng.normal(0, 1, 50_000), np.round(rng.gamma(2, 3, 777), 1), np.array([4.0])):
+        assert np.allclose(_quantiles(x, QUANTILES), np.quantile(x, QUANTILES), rtol=0, atol=1e-12)
+    index = rng.integers(0, 33, 200_000).astype(np.uint8)
+    assert count_bins(index, 33).tolist() == np.bincount(index, minlength=33).tolist()
+    assert count_bins(index, 40).tolist() == np.bincount(index, minlength=40).tolist()
+    # an index past the bins is counted, as np.bincount counts it
+    assert count_bins(index, 20).tolist() == np.bincount(index, minlength=20).tolist()
+    assert count_bins(index[:0], 5).tolist() == [0] * 5

@@ -42,7 +42,12 @@ def test_newton_reaches_scipys_optimum(k: int, scale: float) -> None:
     rng = np.random.default_rng(k)
     bias = np.r_[0.0, rng.normal(0, 0.7, size=k - 1)]
     logits, y = _overconfident(rng, 40_000, k, scale, bias)
-    cal = fit_model(logits.copy(), y)
+    given = logits.copy()
+    cal = fit_model(given, y)
+    assert np.array_equal(given, logits)  # untouched unless asked to overwrite
+    in_place = fit_model(given, y, overwrite=True)
+    assert in_place.proba is given
+    assert np.array_equal(in_place.proba, cal.proba)
     x, best = _scipy_optimum(logits, y)
     # the fitted temperature undoes the overconfidence, as scipy's does
     assert cal.temperature == pytest.approx(x[0], rel=2e-3)
@@ -108,3 +113,37 @@ def test_naive_bayes_logits_give_the_textbook_posterior(corpus: Path, baseline: 
         logp += np.log(src_rows[code[r]] / src_rows.sum(axis=0))
         want = np.exp(logp - logp.max())
         assert np.allclose(got[r], want / want.sum(), rtol=1e-9, atol=1e-12)
+
+
+def test_naive_bayes_logits_over_many_chunks_match_one_gather_per_feature(
+    corpus: Path, baseline: Baseline
+) -> None:
+    import pyarrow as pa
+
+    from custodes.data.check.checker import _codes, read_batch
+    from custodes.data.check.drift import bin_column
+    from custodes.data.check.model import CHUNK, naive_bayes_logits
+
+    one = read_batch(corpus / "batches" / "label_flip_subpop.parquet")
+    table = pa.concat_tables([one] * (2 * CHUNK // one.num_rows + 1))
+    assert table.num_rows > 2 * CHUNK
+    sources = list(baseline.sources)
+    code = _codes(table.column(baseline.roles.source), sources, table.num_rows)
+    bins = {
+        k: b.index
+        for k in baseline.label_bins
+        if k in table.column_names and (b := bin_column(baseline, k, table.column(k)))
+    }
+    z = naive_bayes_logits(baseline, bins, code, sources)
+    want = np.zeros_like(z)
+    classes = baseline.classes
+    total = np.array([baseline.labels[c][baseline.roles.label].rows for c in classes], float)
+    want += np.log((total + 1) / (total.sum() + len(classes)))
+    for name, idx in bins.items():
+        c = np.asarray(baseline.label_bins[name].counts, float) + 1
+        want += np.log(c / c.sum(axis=0))[idx.astype(np.intp)]
+    src_rows = np.ones((len(sources) + 1, len(classes)))
+    for i, s in enumerate(sources):
+        src_rows[i] += np.asarray(next(iter(baseline.source_label_bins[s].values())).counts).sum(0)
+    want += np.log(src_rows / src_rows.sum(axis=0))[code]
+    assert np.allclose(z, want - want[:, :1], rtol=0, atol=1e-9)

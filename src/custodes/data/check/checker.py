@@ -366,8 +366,7 @@ def _check(
     src_eff = np.zeros(len(sources) + 1)
     if y is not None and baseline.classes and feature_bins:
         logits = naive_bayes_logits(baseline, feature_bins, code if src_arr else None, sources)
-        proba = fit_model(logits, y).proba
-        del logits
+        proba = fit_model(logits, y, overwrite=True).proba
         stages.lap("model and calibration")
         src_z, src_eff = source_scores(proba, y, code, len(sources) + 1)
         for i, s in enumerate(sources):

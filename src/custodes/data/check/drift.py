@@ -126,7 +126,7 @@ def _wasserstein(
     if x.size < 2:
         return None
     rq = np.asarray(profile.quantiles(QUANTILES.tolist()), np.float64)
-    bq = np.quantile(x, QUANTILES)
+    bq = _quantiles(x, QUANTILES)
     lo, hi = profile.quantiles([0.05, 0.95])
     spread = (hi - lo) / 3.29 if hi > lo else (profile.max or 0) - (profile.min or 0)
     if not spread or not math.isfinite(spread):
@@ -141,8 +141,42 @@ def drift_score(
     x: F64 | None = None,
 ) -> DriftScore:
     """PSI (null-corrected), JS distance and normalized Wasserstein of one column."""
-    got = np.bincount(binned.index, minlength=binned.reference.size)
-    return score_counts(baseline, binned.name, binned.reference, got, arr, x)
+    return score_counts(
+        baseline,
+        binned.name,
+        binned.reference,
+        count_bins(binned.index, binned.reference.size),
+        arr,
+        x,
+    )
+
+
+CHUNK = 1 << 16
+
+
+def count_bins(index: BinIndex, nbins: int) -> I64:
+    """Rows per bin. Chunk by chunk: ``np.bincount`` widens a narrow index to int64
+    first, and a chunk's copy stays in cache where a whole column's is 8 MB of fresh
+    memory per million rows."""
+    out = np.zeros(nbins, np.int64)
+    for lo in range(0, index.size, CHUNK):
+        got = np.bincount(index[lo : lo + CHUNK], minlength=nbins)
+        if got.size > nbins:  # an index past the bins: count it, as bincount would
+            out = np.concatenate([out, np.zeros(got.size - nbins, np.int64)])
+            nbins = got.size
+        out[: got.size] += got
+    return out
+
+
+def _quantiles(x: F64, q: F64) -> F64:
+    """``np.quantile(x, q)`` (linear interpolation) through one sort: numpy selects each
+    of 50 quantiles separately, ten times the cost of sorting 50k values."""
+    s = np.sort(x)
+    pos = q * (s.size - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, s.size - 1)
+    frac = pos - lo
+    return np.asarray(s[lo] * (1 - frac) + s[hi] * frac, np.float64)
 
 
 class PsiScore(NamedTuple):

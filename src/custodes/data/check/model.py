@@ -25,6 +25,8 @@ from custodes.data.sketches import F64, I64
 __all__ = ["Calibrated", "fit_model", "naive_bayes_logits", "row_reduce"]
 
 FIT_ROWS = 300_000
+CHUNK = 1 << 15
+"""Rows per step of the row-wise passes: a chunk of a few classes stays in cache."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,22 @@ def naive_bayes_logits(
                 rows[i] += np.asarray(next(iter(sb.values())).counts, np.float64).sum(axis=0)
         tables.append((np.log(rows / rows.sum(axis=0, keepdims=True)), source_code))
     # one class at a time, gathering from each small table's column (as a difference to
-    # the first class): no (rows x classes) temporary per feature
+    # the first class), a chunk of rows at a time: the chunk's sum and the gathered
+    # values stay in cache, where whole columns were megabytes of fresh memory per feature
     out = np.zeros((n, len(classes)))
+    diffs = [(np.ascontiguousarray(t[:, 1:] - t[:, :1]), idx) for t, idx in tables]
+    col = np.empty(min(n, CHUNK))
+    got = np.empty(min(n, CHUNK))
     for k in range(1, len(classes)):
-        col = np.full(n, prior[k] - prior[0])
-        for table, idx in tables:
-            col += np.ascontiguousarray(table[:, k] - table[:, 0])[idx]
-        out[:, k] = col
+        columns = [(np.ascontiguousarray(d[:, k - 1]), idx) for d, idx in diffs]
+        for lo in range(0, n, CHUNK):
+            hi = min(lo + CHUNK, n)
+            c, g = col[: hi - lo], got[: hi - lo]
+            c.fill(prior[k] - prior[0])
+            for table, idx in columns:
+                np.take(table, idx[lo:hi], out=g)
+                c += g
+            out[lo:hi, k] = c
     return out
 
 
@@ -163,8 +174,12 @@ def _newton(z0: F64, y: I64, theta: F64) -> F64:
     return theta
 
 
-def fit_model(logits: F64, y: I64) -> Calibrated:
-    """Temperature and class biases by maximum likelihood on the rows with a label."""
+def fit_model(logits: F64, y: I64, *, overwrite: bool = False) -> Calibrated:
+    """Temperature and class biases by maximum likelihood on the rows with a label.
+
+    ``overwrite``: the probabilities take the logits' place (a million-row check has no
+    further use for them, and saves 16 MB of fresh memory per class pair).
+    """
     k = logits.shape[1]
     known = np.flatnonzero(y >= 0)
     if known.size > FIT_ROWS:
@@ -176,6 +191,10 @@ def fit_model(logits: F64, y: I64) -> Calibrated:
     if yk.size >= 50 and k > 1:
         theta = _newton(z0, yk, theta)
     a, b = float(theta[0]), np.concatenate([[0.0], theta[1:]])
-    out = np.multiply(logits, a)
-    out += b
-    return Calibrated(_softmax(out), a, tuple(float(v) for v in b))
+    out = logits if overwrite else np.empty_like(logits)
+    for lo in range(0, out.shape[0], CHUNK):  # in cache, with no whole-column temporaries
+        part = out[lo : lo + CHUNK]
+        np.multiply(logits[lo : lo + CHUNK], a, out=part)
+        part += b
+        _softmax(part)
+    return Calibrated(out, a, tuple(float(v) for v in b))

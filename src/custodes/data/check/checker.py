@@ -64,7 +64,6 @@ from custodes.errors import InputError
 __all__ = ["TIERS", "check_batch", "read_batch"]
 
 TIERS = ("first_party", "broker", "user_generated")
-SIGNATURE_SAMPLE = 200_000
 WORKERS = 2
 """Threads for the per-column work: the machine the bar is set on has two cores."""
 SKIPPED = "not needed: no poisoning signal fired (label_issues='always' computes it)"
@@ -284,19 +283,14 @@ def _column_work(
 
 def _duplicates_and_drift(
     baseline: Baseline,
-    table: pa.Table,
     binned: dict[str, Binned],
     code: I64,
     sources: list[str],
     src_arr: pa.ChunkedArray | None,
 ) -> tuple[DuplicateFinding, dict[str, list[str]]]:
     """Near-duplicates and per-source drift: both need only the bins, not the model."""
-    n = table.num_rows
-    # exact duplicates are a rate: estimated on an even sample, as costly as the rest
-    sample = table if n <= SIGNATURE_SAMPLE else table.take(np.arange(0, n, n // SIGNATURE_SAMPLE))
-    sigs = baseline.row_signatures(sample) if baseline.signatures.get("columns") else None
     dup = near_duplicates(
-        binned, sigs, float(baseline.signatures.get("duplicate_rate", 0.0)), code, sources
+        binned, float(baseline.signatures.get("duplicate_rate", 0.0)), code, sources
     )
     src_drift = _source_drift(baseline, binned, code, sources) if src_arr is not None else {}
     return dup, src_drift
@@ -358,7 +352,7 @@ def _check(
     feature_bins = {k: b.index for k, b in binned.items() if b.bins is not None}
     # near-duplicates and per-source drift need only the bins: they run on the second
     # core while this one fits the model and tests the labels
-    side = pool.submit(_duplicates_and_drift, baseline, table, binned, code, sources, src_arr)
+    side = pool.submit(_duplicates_and_drift, baseline, binned, code, sources, src_arr)
     proba: F64 | None = None
     signals: list[Signal] = []
     flags: dict[int, tuple[str, str]] = {}

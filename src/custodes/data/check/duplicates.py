@@ -37,28 +37,20 @@ class DuplicateFinding:
     rows: I64
     cluster: I64
     """Cluster id per flagged row."""
-    exact_rate: float
     clustered: int
     expected: float
 
 
 def near_duplicates(
     binned: dict[str, Binned],
-    signatures: U64 | None,
     reference_duplicate_rate: float,
     source_code: I64 | None,
     sources: list[str],
 ) -> DuplicateFinding:
     feats = sorted(b for b in binned if binned[b].bins is not None)
     n = next(iter(binned.values())).index.size if binned else 0
-    exact_rate = 0.0
-    if signatures is not None and signatures.size:
-        cnt = _run_lengths(np.sort(signatures))[1]
-        exact_rate = float(cnt[cnt > 1].sum() / signatures.size)
     if len(feats) < 4 or n < MIN_CLUSTER:
-        return DuplicateFinding(
-            None, np.zeros(0, np.int64), np.zeros(0, np.int64), exact_rate, 0, 0.0
-        )
+        return DuplicateFinding(None, np.zeros(0, np.int64), np.zeros(0, np.int64), 0, 0.0)
     rng = np.random.default_rng(20240501)
     clustered = np.zeros(n, bool)
     cluster = np.full(n, -1, np.int64)
@@ -112,7 +104,7 @@ def near_duplicates(
                 "expected": round(expected, 2),
             },
         )
-    return DuplicateFinding(sig, rows, cluster[rows], exact_rate, total, expected)
+    return DuplicateFinding(sig, rows, cluster[rows], total, expected)
 
 
 CHUNK = 1 << 16
@@ -135,16 +127,6 @@ def _band_hash(out: U64, columns: list[tuple[U64, BinIndex]]) -> None:
         for lut, index in columns:
             np.take(lut, index[lo:hi], out=c)
             h ^= c
-
-
-def _run_lengths(sorted_values: U64) -> tuple[I64, I64]:
-    """First position and length of each run of equal values in a sorted array."""
-    n = sorted_values.size
-    change = np.empty(n, bool)
-    change[:1] = True
-    np.not_equal(sorted_values[1:], sorted_values[:-1], out=change[1:])
-    starts = np.flatnonzero(change)
-    return starts, np.diff(starts, append=n)
 
 
 def _clusters(h: U64, min_size: int, scratch: tuple[U64, U64] | None = None) -> tuple[I64, I64]:

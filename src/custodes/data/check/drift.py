@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from custodes.data.baseline import Baseline
-from custodes.data.labels import BinIndex, FeatureBins
+from custodes.data.labels import CHUNK, BinIndex, FeatureBins
 from custodes.data.profile import OTHER, ColumnProfile, float_with_nan
 from custodes.data.sketches import F64, I64
 
@@ -149,9 +149,6 @@ def drift_score(
         arr,
         x,
     )
-
-
-CHUNK = 1 << 16
 
 
 def count_bins(index: BinIndex, nbins: int) -> I64:

@@ -162,6 +162,29 @@ def test_edited_constraints_refresh_digest(tmp_path: Path, table: pa.Table) -> N
         refresh_digest(path)
 
 
+@pytest.mark.parametrize("part", ["rows", "counts", "edges", "class"])
+def test_label_bins_that_disagree_in_length_are_refused(
+    tmp_path: Path, table: pa.Table, part: str
+) -> None:
+    from custodes.data.baseline import canonical_digest
+
+    path = build_baseline(table, **ROLES).save(tmp_path / "b.json")
+    doc = json.loads(path.read_text())
+    bins = doc["label_bins"]["age"]
+    if part == "rows":
+        bins["rows"].pop()
+    elif part == "counts":
+        bins["counts"].pop()
+    elif part == "edges":
+        bins["edges"].insert(1, bins["edges"][1] - 1.0)  # one more bin named than counted
+    else:
+        bins["counts"][0].append(0)
+    doc["digest"] = canonical_digest(doc)  # as if re-digested after the edit
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="label bins of 'age'"):
+        Baseline.load(path)
+
+
 def test_size_does_not_grow_with_rows(tmp_path: Path) -> None:
     small = build_baseline(health(10_000, seed=1), **ROLES).save(tmp_path / "s.json")
     big = build_baseline(health(1_000_000, seed=2), **ROLES).save(tmp_path / "b.json")

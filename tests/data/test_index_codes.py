@@ -142,3 +142,23 @@ def test_float_bins_follow_the_edges_with_nan_and_nulls(kind: str, typ: pa.DataT
     got = fb.bin_index(column)
     assert got.dtype == np.uint8
     assert got.tolist() == _reference_bins(x, edges).tolist()
+
+
+@pytest.mark.parametrize("later", ["grid", "continuous"])
+def test_float_bins_over_many_chunks(later: str) -> None:
+    """A CSV reads as many chunks: a grid in the first ones must not vouch for the rest,
+    and gridded chunks share one dictionary instead of binning it once per chunk."""
+    from custodes.data.labels import FeatureBins, few_values
+
+    rng = np.random.default_rng(13)
+    parts = [np.round(rng.normal(25, 5, 5_000), 1)]
+    for _ in range(30):
+        v = rng.normal(25, 5, 5_000)
+        parts.append(np.round(v, 1) if later == "grid" else v)
+    column = pa.chunked_array([pa.array(p) for p in parts])
+    edges = [-np.inf, *np.linspace(10, 40, 30).tolist(), np.inf]
+    fb = FeatureBins("c", "numeric", ["0"], edges, None, [0] * len(edges), [])
+    assert (few_values(column) is None) == (later == "continuous")
+    got = fb.bin_index(column)
+    want = np.searchsorted(np.asarray(edges[1:-1]), np.concatenate(parts), side="right")
+    assert got.tolist() == want.tolist()

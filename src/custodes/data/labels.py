@@ -121,8 +121,14 @@ class FeatureBins:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureBins:
+        """The bins as written (ValueError when their parts disagree in length).
+
+        A check relies on every row's bin being below the number of bins; a file whose
+        edges or values name more bins than it counts (an edit, then a refreshed
+        digest) is refused here rather than read out of range later.
+        """
         edges = [float(v) for v in d["edges"]] if "edges" in d else None
-        return cls(
+        out = cls(
             d["column"],
             d["kind"],
             list(d["classes"]),
@@ -131,6 +137,17 @@ class FeatureBins:
             [int(v) for v in d["rows"]],
             [[int(c) for c in row] for row in d["counts"]],
         )
+        named = (len(edges) - 1 if edges is not None else len(out.values or [])) + 1
+        if (
+            len(out.rows) != named
+            or len(out.counts) != named
+            or any(len(row) != len(out.classes) for row in out.counts)
+        ):
+            raise ValueError(
+                f"label bins of {out.column!r} name {named} bins (the null bin included) "
+                f"but count {len(out.rows)} rows and {len(out.counts)} class rows"
+            )
+        return out
 
 
 LUT_RANGE = 1 << 20
@@ -266,23 +283,33 @@ def _integer_bins(arr: pa.Array | pa.ChunkedArray, inner: F64, nbins: int) -> Bi
 
 
 DICTIONARY_PROBE = 1 << 16
-"""Rows a float column's first chunk is probed on before encoding the whole column."""
+"""Rows (evenly spaced) a float column is probed on before encoding the whole column."""
 DICTIONARY_SHARE = 1 / 16
 """Distinct values per probed row below which a float column is binned by dictionary."""
 
 
 def few_values(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
-    """A float column dictionary-encoded, when a probe of its first rows finds few
+    """A float column dictionary-encoded, when a probe of rows spread over it finds few
     distinct values (measurements recorded on a grid); None otherwise."""
     if not pa.types.is_floating(arr.type):
         return None
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     if not chunks:
         return None
-    probe = chunks[0].slice(0, DICTIONARY_PROBE)
+    # rows spread over the whole column, so a grid at the start cannot vouch for the rest
+    step = max(1, len(arr) // DICTIONARY_PROBE)
+    probe = arr.take(np.arange(0, len(arr), step)) if step > 1 else arr
     if pc.count_distinct(probe, mode="all").as_py() > DICTIONARY_SHARE * max(len(probe), 1):
         return None
-    return pc.dictionary_encode(arr)
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1:
+        # one dictionary for the whole column (encoding chunk by chunk gives every chunk
+        # the dictionary of all the chunks, which each would then bin again)
+        arr = arr.combine_chunks()
+    encoded = pc.dictionary_encode(arr)
+    one = encoded.chunk(0) if isinstance(encoded, pa.ChunkedArray) else encoded
+    if len(one.dictionary) > DICTIONARY_SHARE * max(len(arr), 1):
+        return None  # the probed rows were on a grid, the column is not
+    return encoded
 
 
 def _dictionary_bins(arr: pa.Array | pa.ChunkedArray, inner: F64, nbins: int) -> BinIndex | None:
@@ -293,7 +320,7 @@ def _dictionary_bins(arr: pa.Array | pa.ChunkedArray, inner: F64, nbins: int) ->
     mispredicts its branches (25 ms a million rows); hashing the values, binning the
     few distinct ones and gathering per row takes 5-8 ms, with the same bins exactly.
     ``arr`` may come encoded already (:func:`few_values`). None for other types, and
-    where the probe finds too many distinct values for a dictionary to pay.
+    where the column has too many distinct values for a dictionary to pay.
     """
     t = arr.type
     if not (pa.types.is_dictionary(t) and pa.types.is_floating(t.value_type)):

@@ -52,3 +52,18 @@ def test_quantiles_and_bin_counts_match_numpy() -> None:
     # an index past the bins is counted, as np.bincount counts it
     assert count_bins(index, 20).tolist() == np.bincount(index, minlength=20).tolist()
     assert count_bins(index[:0], 5).tolist() == [0] * 5
+
+
+def test_infinities_are_left_out_of_the_wasserstein_distance() -> None:
+    rng = np.random.default_rng(8)
+    baseline = build_baseline([_table(rng, 100_000, 0.0)])
+    batch = _table(rng, 100_000, 0.0)
+    x = batch.column("x").to_numpy(zero_copy_only=False).copy()
+    x[:8_000] = np.inf  # 8% infinite values
+    batch = batch.set_column(0, "x", pa.array(x, from_pandas=True))
+    result = check_batch(batch, baseline)
+    col = next(c for c in result.columns if c.name == "x")
+    assert col.wasserstein is not None
+    assert np.isfinite(col.wasserstein)
+    assert col.wasserstein == pytest.approx(0.0, abs=0.05)
+    assert result.to_dict()["columns"]  # and the report still serializes

@@ -86,3 +86,39 @@ def test_two_flipped_groups_in_two_sources_are_found_once_each() -> None:
     for f in found:
         truth = g1 if f.signal.source == "user_generated" else g2
         assert truth[f.rows].mean() > 0.95
+
+
+def test_features_of_different_widths() -> None:
+    """300 bins (a uint16 index) beside 4: one row code serves both."""
+    from custodes.data.check.drift import Binned
+    from custodes.data.check.labelshift import bin_tests
+    from custodes.data.labels import FeatureBins
+
+    rng = np.random.default_rng(21)
+    n = 120_000
+    code = rng.integers(0, 2, n)
+
+    def feature(name: str, nb: int, idx: np.ndarray) -> Binned:
+        values = [f"b{i}" for i in range(nb)]
+        bins = FeatureBins(name, "categorical", ["0", "1"], None, values, [1] * nb, [])
+        return Binned(name, values, np.ones(nb, np.int64), idx, bins)
+
+    wide = rng.integers(0, 300, n).astype(np.uint16)
+    narrow = rng.integers(0, 4, n).astype(np.uint8)
+    feats = {"wide": feature("wide", 300, wide), "narrow": feature("narrow", 4, narrow)}
+    p1 = np.full(n, 0.1)
+    y = (rng.random(n) < p1).astype(np.int64)
+    planted = [((code == 1) & (narrow == 2), 0.5), ((code == 0) & (wide == 250), 0.9)]
+    for rows, share in planted:
+        y[rows & (rng.random(n) < share)] = 1
+    found = bin_tests(
+        feats,
+        np.column_stack([1 - p1, p1]),
+        y,
+        code,
+        ["first_party", "user_generated"],
+        ["0", "1"],
+        {},
+    )
+    where = sorted((f.signal.source, f.signal.group.split(" and ")[0]) for f in found)
+    assert where == [("first_party", "wide in b250"), ("user_generated", "narrow in b2")]

@@ -144,3 +144,44 @@ def test_check_runs_without_cyclic_collections_and_restores_the_collector(
     assert len(result.flagged) > 100  # a check that builds many row objects
     assert runs == []
     assert after is enabled_before
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_overlapping_checks_restore_the_collector_when_the_last_ends(enabled_before: bool) -> None:
+    import gc
+
+    from custodes.data.check.checker import _CollectorPause
+
+    pause = _CollectorPause()
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        first, second = pause(), pause()
+        first.__enter__()
+        second.__enter__()
+        assert not gc.isenabled()
+        first.__exit__(None, None, None)  # the first check ends while the second runs
+        assert not gc.isenabled()
+        second.__exit__(None, None, None)
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()
+
+
+def test_a_csv_read_in_many_chunks_gets_the_same_answer_as_parquet(
+    corpus: Path, baseline: Baseline, tmp_path: Path
+) -> None:
+    import pyarrow.csv as pacsv
+
+    source = corpus / "batches" / "label_flip_subpop.parquet"
+    pacsv.write_csv(pq.read_table(source), tmp_path / "batch.csv")
+    table = pacsv.read_csv(
+        tmp_path / "batch.csv", read_options=pacsv.ReadOptions(block_size=1 << 16)
+    )
+    assert max(c.num_chunks for c in table.columns) > 5
+    from_csv = check_batch(table, baseline)
+    from_parquet = check_batch(source, baseline)
+    assert from_csv.verdict == from_parquet.verdict == "suspected_poisoning"
+    assert [(s.kind, s.group) for s in from_csv.signals] == [
+        (s.kind, s.group) for s in from_parquet.signals
+    ]
+    assert sorted(r.id for r in from_csv.flagged) == sorted(r.id for r in from_parquet.flagged)

@@ -171,21 +171,38 @@ def check_batch(
     return replace(result, seconds=time.perf_counter() - start)
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a check.
+class _CollectorPause:
+    """No cyclic garbage collection while any check runs.
 
     A check makes few Python objects and no cycles worth collecting, but the tens of
     thousands of flagged rows it reports trigger a full collection, which walks every
     object of the loaded libraries (pandas, pyarrow, scikit-learn): 50 ms for nothing.
+    Checks may run on several threads at once: the first to start pauses the
+    collector, the last to finish restores what it found.
     """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.was_enabled = True
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if self.running == 0:
+                self.was_enabled = gc.isenabled()
+                gc.disable()
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0 and self.was_enabled:
+                    gc.enable()
+
+
+_collector_paused = _CollectorPause()
 
 
 def _run(
@@ -240,7 +257,7 @@ class _Stages:
     def lap(self, name: str) -> None:
         if self.on:
             cpu, wall, faults = time.process_time(), time.perf_counter(), _faults()
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 if resource else 0
+            peak = _peak_mb()
             self.rows.append((name, cpu - self.cpu, wall - self.wall, faults - self.faults, peak))
             self.cpu, self.wall, self.faults = cpu, wall, faults
 
@@ -256,6 +273,12 @@ class _Stages:
 
 def _faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
+
+
+def _peak_mb() -> int:
+    """Peak resident memory so far (rusage counts kilobytes on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if resource else 0
+    return peak // (1 << 20) if sys.platform == "darwin" else peak // 1024
 
 
 def _column_work(

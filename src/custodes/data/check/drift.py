@@ -122,7 +122,7 @@ def _wasserstein(
         x = float_with_nan(arr.take(np.arange(0, len(arr), step)) if step > 1 else arr)
     elif step > 1:
         x = x[::step]
-    x = x[~np.isnan(x)]
+    x = x[np.isfinite(x)]  # an infinity has no place on a distance between quantiles
     if x.size < 2:
         return None
     rq = np.asarray(profile.quantiles(QUANTILES.tolist()), np.float64)

@@ -62,7 +62,10 @@ def value_counts(arr: pa.ChunkedArray | pa.Array) -> pa.StructArray:
         counts = [len(arr) - arr.null_count - true, true]
         keep = [i for i in (0, 1) if counts[i]]
         return pa.StructArray.from_arrays(
-            [pa.array([bool(i) for i in keep]), pa.array([counts[i] for i in keep], pa.int64())],
+            [
+                pa.array([bool(i) for i in keep], pa.bool_()),
+                pa.array([counts[i] for i in keep], pa.int64()),
+            ],
             names=["values", "counts"],
         )
     if pa.types.is_dictionary(arr.type):

@@ -21,7 +21,7 @@ def _table(rng: np.random.Generator, n: int, shift: float, scale: float = 1.0) -
 def test_wasserstein_is_the_shift_in_reference_spreads(shift: float, scale: float) -> None:
     """The normalized Wasserstein-1 distance is the mean quantile gap over the reference
     spread (its 5-95% range / 3.29, one standard deviation for a normal column): a shift
-    of s sigmas reads s, a 1.5x wider column reads about 0.5 x 0.8 (mean |z| over the
+    of s sigmas reads s (within the sketch's error), a 1.5x wider column reads about 0.5 x 0.8 (mean |z| over the
     1-99% quantiles). A million-row batch is read through the subsample, so this also
     bounds the subsample's error."""
     rng = np.random.default_rng(7)
@@ -33,7 +33,11 @@ def test_wasserstein_is_the_shift_in_reference_spreads(shift: float, scale: floa
     from scipy.stats import norm
 
     expected = shift + (scale - 1.0) * float(np.abs(norm.ppf(qs)).mean())
-    assert col.wasserstein == pytest.approx(expected, abs=0.03)
+    # the reference quantiles come from the baseline's KLL sketch, whose compaction is
+    # random: over 13 fresh runs the unshifted column read 0.007-0.032 and the 1-sigma
+    # shift 0.985-1.030, so a 0.03 band failed now and then; 0.05 still tells a half
+    # sigma from 0.4 or 0.6
+    assert col.wasserstein == pytest.approx(expected, abs=0.05)
     if shift == 0.0 and scale == 1.0:
         assert col.verdict == "ok"
     else:  # moved (or, wider, out of the reference range): never "ok"

@@ -73,7 +73,12 @@ def to_float(arr: pa.Array | pa.ChunkedArray) -> F64:
 
 
 def float_with_nan(arr: pa.Array | pa.ChunkedArray) -> F64:
-    """A numeric, boolean or temporal array as float64 aligned with its rows, null -> NaN."""
+    """A numeric, boolean or temporal array as float64 aligned with its rows, null -> NaN.
+
+    Integers beyond 2**53 (nanosecond timestamps, 64-bit hashes or counters) are rounded
+    to the nearest float, as statistics on the 1% grid need; Arrow's default cast refuses
+    them instead.
+    """
     t = arr.type
     if pa.types.is_dictionary(t):
         arr = arr.cast(t.value_type)
@@ -81,16 +86,19 @@ def float_with_nan(arr: pa.Array | pa.ChunkedArray) -> F64:
     if pa.types.is_temporal(t):
         if pa.types.is_date(t):
             arr = arr.cast(pa.timestamp("s"))
+        scale = 1.0
         if pa.types.is_timestamp(arr.type):
             unit = arr.type.unit
             arr = arr.cast(pa.timestamp(unit, tz=None)) if arr.type.tz else arr
             scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
-            ints = arr.cast(pa.int64()).cast(pa.float64())
-            return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.float64) / scale
-        ints = arr.cast(pa.int64()).cast(pa.float64())
-        return np.asarray(ints.to_numpy(zero_copy_only=False), dtype=np.float64)
-    if not pa.types.is_floating(t):
-        arr = arr.cast(pa.float64())
+        x = _to_float(arr.cast(pa.int64()))
+        return x / scale if scale != 1.0 else x
+    return _to_float(arr)
+
+
+def _to_float(arr: pa.Array | pa.ChunkedArray) -> F64:
+    if not pa.types.is_floating(arr.type):
+        arr = pc.cast(arr, pa.float64(), safe=False)
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 

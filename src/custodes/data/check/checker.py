@@ -165,8 +165,15 @@ def check_batch(
     """
     start = time.perf_counter()
     stages = _Stages()
-    with _collector_paused():
-        result = _run(batch, baseline, tiers, label_issues, stages)
+    # pyarrow imports pandas (0.2 s of CPU) the first time it turns a Python value into
+    # Arrow (a fill value, a lookup list): import it while Arrow decodes (its threads
+    # leave the GIL free) rather than inside the per-column stages
+    threading.Thread(target=_prefetch, args=("pandas",), daemon=True).start()
+    with (
+        _collector_paused(),
+        ThreadPoolExecutor(WORKERS, thread_name_prefix="custodes-check") as pool,
+    ):
+        result = _check(batch, baseline, tiers, label_issues, pool, stages)
     stages.report()
     return replace(result, seconds=time.perf_counter() - start)
 
@@ -203,21 +210,6 @@ class _CollectorPause:
 
 
 _collector_paused = _CollectorPause()
-
-
-def _run(
-    batch: Any,
-    baseline: Baseline,
-    tiers: Mapping[str, str] | None,
-    label_issues: bool | Literal["always"],
-    stages: _Stages,
-) -> DataCheckResult:
-    # pyarrow imports pandas (0.2 s of CPU) the first time it turns a Python value into
-    # Arrow (a fill value, a lookup list): import it while Arrow decodes (its threads
-    # leave the GIL free) rather than inside the per-column stages
-    threading.Thread(target=_prefetch, args=("pandas",), daemon=True).start()
-    with ThreadPoolExecutor(WORKERS, thread_name_prefix="custodes-check") as pool:
-        return _check(batch, baseline, tiers, label_issues, pool, stages)
 
 
 def _prefetch(module: str) -> None:

@@ -92,11 +92,10 @@ def naive_bayes_logits(
     # the first class), a chunk of rows at a time: the chunk's sum and the gathered
     # values stay in cache, where whole columns were megabytes of fresh memory per feature
     out = np.zeros((n, len(classes)))
-    diffs = [(np.ascontiguousarray(t[:, 1:] - t[:, :1]), idx) for t, idx in tables]
     col = np.empty(min(n, CHUNK))
     got = np.empty(min(n, CHUNK))
     for k in range(1, len(classes)):
-        columns = [(np.ascontiguousarray(d[:, k - 1]), idx) for d, idx in diffs]
+        columns = [(np.ascontiguousarray(t[:, k] - t[:, 0]), idx) for t, idx in tables]
         for lo in range(0, n, CHUNK):
             hi = min(lo + CHUNK, n)
             c, g = col[: hi - lo], got[: hi - lo]

@@ -188,8 +188,8 @@ def align(
     ``floats``, when given, receives each float and datetime column as
     :func:`float_with_nan` gave it for the range check, so that binning and drift reuse it
     instead of converting a million rows again (integer columns are checked in Arrow and
-    bin by table, so they need no float copy); ``pool`` runs the per-column constraint checks (numpy and Arrow
-    release the GIL) on the caller's threads.
+    bin by table, so they need no float copy); ``pool`` runs the per-column constraint
+    checks (numpy and Arrow release the GIL) on the caller's threads.
     """
     ref_cols = list(baseline.columns)
     roles = baseline.roles.special()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from scipy.optimize import minimize
 
@@ -81,14 +82,13 @@ def test_a_class_missing_from_the_labels_still_converges() -> None:
     assert cal.proba[:, 2].mean() < 0.01
 
 
-def test_naive_bayes_logits_give_the_textbook_posterior(corpus: Path, baseline: Baseline) -> None:
-    """Softmax of the (first-class-relative) logits is P(class | bins, source) computed
-    row by row from the baseline's add-one-smoothed counts."""
-    from custodes.data.check.checker import _codes, read_batch
+def _logit_inputs(
+    baseline: Baseline, table: pa.Table
+) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """Sources, source code and feature bins of a batch, as a check computes them."""
+    from custodes.data.check.checker import _codes
     from custodes.data.check.drift import bin_column
-    from custodes.data.check.model import naive_bayes_logits
 
-    table = read_batch(corpus / "batches" / "clean.parquet").slice(0, 40)
     sources = list(baseline.sources)
     code = _codes(table.column(baseline.roles.source), sources, table.num_rows)
     bins = {
@@ -96,21 +96,45 @@ def test_naive_bayes_logits_give_the_textbook_posterior(corpus: Path, baseline: 
         for k in baseline.label_bins
         if k in table.column_names and (b := bin_column(baseline, k, table.column(k)))
     }
+    return sources, code, bins
+
+
+def _log_tables(
+    baseline: Baseline, sources: list[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """log prior, log P(bin | class) per feature and log P(source | class), from the
+    baseline's add-one-smoothed counts: the textbook naive Bayes."""
+    classes = baseline.classes
+    total = np.array([baseline.labels[c][baseline.roles.label].rows for c in classes], float)
+    prior = np.log((total + 1) / (total.sum() + len(classes)))
+    features = {}
+    for name, fb in baseline.label_bins.items():
+        c = np.asarray(fb.counts, float) + 1
+        features[name] = np.log(c / c.sum(axis=0))
+    src_rows = np.ones((len(sources) + 1, len(classes)))
+    for i, s in enumerate(sources):
+        src_rows[i] += np.asarray(next(iter(baseline.source_label_bins[s].values())).counts).sum(0)
+    return prior, features, np.log(src_rows / src_rows.sum(axis=0))
+
+
+def test_naive_bayes_logits_give_the_textbook_posterior(corpus: Path, baseline: Baseline) -> None:
+    """Softmax of the (first-class-relative) logits is P(class | bins, source) computed
+    row by row from the baseline's add-one-smoothed counts."""
+    from custodes.data.check.checker import read_batch
+    from custodes.data.check.model import naive_bayes_logits
+
+    table = read_batch(corpus / "batches" / "clean.parquet").slice(0, 40)
+    sources, code, bins = _logit_inputs(baseline, table)
     z = naive_bayes_logits(baseline, bins, code, sources)
     assert np.all(z[:, 0] == 0.0)
     got = np.exp(z - z.max(axis=1, keepdims=True))
     got /= got.sum(axis=1, keepdims=True)
-    classes = baseline.classes
-    total = np.array([baseline.labels[c][baseline.roles.label].rows for c in classes], float)
-    src_rows = np.ones((len(sources) + 1, len(classes)))
-    for i, s in enumerate(sources):
-        src_rows[i] += np.asarray(next(iter(baseline.source_label_bins[s].values())).counts).sum(0)
+    prior, features, source_table = _log_tables(baseline, sources)
     for r in range(table.num_rows):
-        logp = np.log((total + 1) / (total.sum() + len(classes)))
+        logp = prior.copy()
         for name, idx in bins.items():
-            c = np.asarray(baseline.label_bins[name].counts, float) + 1
-            logp += np.log(c[idx[r]] / c.sum(axis=0))
-        logp += np.log(src_rows[code[r]] / src_rows.sum(axis=0))
+            logp += features[name][idx[r]]
+        logp += source_table[code[r]]
         want = np.exp(logp - logp.max())
         assert np.allclose(got[r], want / want.sum(), rtol=1e-9, atol=1e-12)
 
@@ -118,32 +142,17 @@ def test_naive_bayes_logits_give_the_textbook_posterior(corpus: Path, baseline: 
 def test_naive_bayes_logits_over_many_chunks_match_one_gather_per_feature(
     corpus: Path, baseline: Baseline
 ) -> None:
-    import pyarrow as pa
-
-    from custodes.data.check.checker import _codes, read_batch
-    from custodes.data.check.drift import bin_column
+    from custodes.data.check.checker import read_batch
     from custodes.data.check.model import CHUNK, naive_bayes_logits
 
     one = read_batch(corpus / "batches" / "label_flip_subpop.parquet")
     table = pa.concat_tables([one] * (2 * CHUNK // one.num_rows + 1))
     assert table.num_rows > 2 * CHUNK
-    sources = list(baseline.sources)
-    code = _codes(table.column(baseline.roles.source), sources, table.num_rows)
-    bins = {
-        k: b.index
-        for k in baseline.label_bins
-        if k in table.column_names and (b := bin_column(baseline, k, table.column(k)))
-    }
+    sources, code, bins = _logit_inputs(baseline, table)
     z = naive_bayes_logits(baseline, bins, code, sources)
-    want = np.zeros_like(z)
-    classes = baseline.classes
-    total = np.array([baseline.labels[c][baseline.roles.label].rows for c in classes], float)
-    want += np.log((total + 1) / (total.sum() + len(classes)))
+    prior, features, source_table = _log_tables(baseline, sources)
+    want = np.zeros_like(z) + prior
     for name, idx in bins.items():
-        c = np.asarray(baseline.label_bins[name].counts, float) + 1
-        want += np.log(c / c.sum(axis=0))[idx.astype(np.intp)]
-    src_rows = np.ones((len(sources) + 1, len(classes)))
-    for i, s in enumerate(sources):
-        src_rows[i] += np.asarray(next(iter(baseline.source_label_bins[s].values())).counts).sum(0)
-    want += np.log(src_rows / src_rows.sum(axis=0))[code]
+        want += features[name][idx.astype(np.intp)]
+    want += source_table[code]
     assert np.allclose(z, want - want[:, :1], rtol=0, atol=1e-9)

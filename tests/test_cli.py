@@ -299,29 +299,39 @@ def test_console_entry_point_flushes_output_and_runs_atexit_handlers(
     assert "nope.yaml" in bad.stderr
 
 
-@pytest.mark.parametrize(("user", "expected"), [(None, "False"), ("1", "True")])
-def test_command_turns_numpy_huge_pages_off_unless_the_user_chose(
-    user: str | None, expected: str
-) -> None:
+def _after_cli_import(variable: str, user: str | None, probe: str) -> str:
+    """What ``probe`` prints in a fresh interpreter that imported the CLI first, with the
+    environment variable unset or set to the user's value."""
     import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    env = {k: v for k, v in os.environ.items() if k != variable}
     if user is not None:
-        env["NUMPY_MADVISE_HUGEPAGE"] = user
-    code = (
-        "import custodes.cli.main\n"
+        env[variable] = user
+    out = subprocess.run(
+        [sys.executable, "-c", "import custodes.cli.main\n" + probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize(("user", "expected"), [(None, "False"), ("1", "True")])
+def test_command_turns_numpy_huge_pages_off_unless_the_user_chose(
+    user: str | None, expected: str
+) -> None:
+    probe = (
         "try:\n"
         "    from numpy._core.multiarray import _get_madvise_hugepage\n"
         "except ImportError:  # numpy 1.x\n"
         "    from numpy.core.multiarray import _get_madvise_hugepage\n"
         "print(_get_madvise_hugepage())\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert out.stdout.strip() == expected, out.stderr
+    assert _after_cli_import("NUMPY_MADVISE_HUGEPAGE", user, probe) == expected
 
 
 @pytest.mark.parametrize(("user", "expected"), [(None, 1), ("2", 2)])
@@ -329,22 +339,13 @@ def test_command_keeps_openblas_to_one_thread_unless_the_user_chose(
     user: str | None, expected: int
 ) -> None:
     import os
-    import subprocess
-    import sys
 
     if expected > (os.cpu_count() or 1):
         pytest.skip("OpenBLAS caps its threads at the cores this machine has")
     pytest.importorskip("threadpoolctl")
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    if user is not None:
-        env["OPENBLAS_NUM_THREADS"] = user
-    code = (
-        "import custodes.cli.main\n"
+    probe = (
         "import numpy, threadpoolctl\n"
         "print([p['num_threads'] for p in threadpoolctl.threadpool_info()\n"
         "       if p['internal_api'] == 'openblas'])\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert out.stdout.strip() == f"[{expected}]", out.stderr
+    assert _after_cli_import("OPENBLAS_NUM_THREADS", user, probe) == f"[{expected}]"
